@@ -1,0 +1,124 @@
+"""Benchmark: `homeshore analyze --json` against `tshark -q -z rtp,streams` on the same large capture.
+
+Builds a deterministic pcap (default 1,000,000 packets: 200 concurrent G.711 streams at 50 packets/s, with random
+loss and arrival jitter), runs both analysers on it in this run, and prints packets per second for each, the
+ratio, each one's peak RSS, and whether every stream's loss count agrees. Targets (issue 3): >= 1,000,000
+packets/s, >= 8x tshark, peak RSS < 200 MB.
+
+    python bench/analyze_vs_tshark.py [--packets N] [--streams N] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.references.tshark import rtp_streams  # noqa: E402  (the same parser the tests use)
+
+PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+PACKET_INTERVAL_S = 0.020
+LOSS = 0.01
+JITTER_S = 0.004
+
+
+def build_capture(path: Path, packets: int, streams: int, seed: int = 7) -> dict[int, int]:
+    """Writes the capture; returns the packets dropped per SSRC (the ground truth)."""
+    rng = random.Random(seed)
+    dropped = {0x10000 + s: 0 for s in range(streams)}
+    sequence = [rng.randrange(65536) for _ in range(streams)]
+    start = 1_700_000_000.0
+    rounds = -(-packets // streams)
+    payload = b"\xd5" * 160
+    records = []
+    with path.open("wb") as out:
+        out.write(PCAP_HEADER)
+        for round_index in range(rounds):
+            for s in range(streams):
+                ssrc = 0x10000 + s
+                seq = sequence[s] = (sequence[s] + 1) & 0xFFFF
+                # Never drop a stream's first or last packet: loss at the edges is invisible to any analyser.
+                if 0 < round_index < rounds - 1 and rng.random() < LOSS:
+                    dropped[ssrc] += 1
+                    continue
+                rtp = struct.pack("!BBHII", 0x80, 8, seq, (round_index * 160) & 0xFFFFFFFF, ssrc) + payload
+                udp = struct.pack("!HHHH", 10000 + 2 * s, 20000, 8 + len(rtp), 0) + rtp
+                ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                                 bytes((10, 0, 0, 1)), bytes((10, 0, 1, 1))) + udp
+                frame = b"\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x01\x08\x00" + ip
+                arrival = start + round_index * PACKET_INTERVAL_S + s * 0.00005 + rng.random() * JITTER_S
+                records.append((arrival, frame))
+            if len(records) > 20000 or round_index == rounds - 1:
+                records.sort(key=lambda r: r[0])
+                # Flush only what can no longer be overtaken by a later round's jittered packet.
+                horizon = start + (round_index - 1) * PACKET_INTERVAL_S if round_index < rounds - 1 else float("inf")
+                keep = [r for r in records if r[0] >= horizon]
+                for arrival, frame in records:
+                    if arrival >= horizon:
+                        continue
+                    seconds = int(arrival)
+                    micros = int(round((arrival - seconds) * 1e6))
+                    out.write(struct.pack("<IIII", seconds, micros, len(frame), len(frame)) + frame)
+                records = keep
+    return dropped
+
+
+def run(command: list[str]) -> tuple[float, int, str]:
+    """(seconds, peak RSS in bytes, stdout) of one child process."""
+    with tempfile.TemporaryFile() as output:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=output, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        text = output.read().decode()
+    if child.returncode != 0:
+        raise SystemExit(f"{command[0]} exited with {child.returncode}")
+    return elapsed, usage.ru_maxrss * 1024, text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--packets", type=int, default=1_000_000)
+    parser.add_argument("--streams", type=int, default=200)
+    parser.add_argument("--keep", type=Path, help="write the capture here and keep it")
+    args = parser.parse_args()
+    if shutil.which("tshark") is None:
+        raise SystemExit("tshark is not installed (scripts/install-system-deps)")
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="homeshore-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    capture = workdir / "bench.pcap"
+    dropped = build_capture(capture, args.packets, args.streams)
+    homeshore = [sys.executable, "-m", "homeshore.cli.main", "analyze", "--json", str(capture)]
+    ours_s, ours_rss, ours_out = run(homeshore)
+    result = json.loads(ours_out)["captures"][0]
+    packets = result["packets_read"]
+    tshark = ["tshark", "-n", "-q", "-r", str(capture), "--enable-heuristic", "rtp_udp", "-z", "rtp,streams"]
+    theirs_s, theirs_rss, _ = run(tshark)
+    theirs = {s.ssrc: s.lost for s in rtp_streams(capture)}
+    ours = {s["ssrc"]: s["lost"] for s in result["streams"]}
+    agree = ours == theirs == dropped
+    print(f"capture: {packets} packets, {args.streams} streams, {capture.stat().st_size / 1e6:.0f} MB")
+    print(f"homeshore: {ours_s:.2f} s, {packets / ours_s:,.0f} packets/s, peak RSS {ours_rss / 2**20:.0f} MiB")
+    print(f"tshark:    {theirs_s:.2f} s, {packets / theirs_s:,.0f} packets/s, peak RSS {theirs_rss / 2**20:.0f} MiB")
+    print(f"ratio (homeshore / tshark throughput): {theirs_s / ours_s:.2f}")
+    print(f"loss per stream agrees with tshark and with the generator's ground truth: {'yes' if agree else 'NO'}")
+    if not agree:
+        differing = sorted(k for k in dropped if ours.get(k) != dropped[k] or theirs.get(k) != dropped[k])
+        print(f"  streams that differ: {len(differing)}, e.g. {[(hex(k), dropped[k], ours.get(k), theirs.get(k)) for k in differing[:5]]}")
+    if not args.keep:
+        shutil.rmtree(workdir)
+
+
+if __name__ == "__main__":
+    main()

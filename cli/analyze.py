@@ -1,0 +1,44 @@
+"""`homeshore analyze CAPTURE...`: call quality of every RTP stream in capture files."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+
+from homeshore.cli.status import ExitStatus
+from homeshore.cli.tables import streams_table, windows_table
+from homeshore.quality.capture import analyze_capture
+from homeshore.quality.export import capture_dict
+from homeshore.quality.pcapfile import CaptureError
+
+
+@click.command()
+@click.argument("captures", nargs=-1, required=True, type=click.Path(dir_okay=True, path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of tables.")
+@click.option("--windows", is_flag=True, help="Also show the 10-second windows of every stream.")
+@click.pass_context
+def analyze(ctx: click.Context, captures: tuple[str, ...], as_json: bool, windows: bool) -> int:
+    """Score every RTP stream in pcap/pcapng CAPTURES: loss, jitter, bursts, MOS (ITU-T G.107).
+
+    Exit code 0 when every file was analysed, 2 when any could not be read.
+    """
+    console = Console()
+    results, failed = [], False
+    for path in captures:
+        try:
+            results.append(analyze_capture(path))
+        except CaptureError as error:
+            click.echo(f"homeshore analyze: {error}", err=True)
+            failed = True
+    if as_json:
+        click.echo(json.dumps({"captures": [capture_dict(c, windows=windows) for c in results]}, indent=1))
+    else:
+        for capture in results:
+            for warning in capture.warnings:
+                console.print(f"[yellow]warning:[/] {capture.name}: {warning}")
+            console.print(streams_table(capture))
+            if windows:
+                console.print(windows_table(capture))
+    return ExitStatus.CANNOT_MEASURE if failed else ExitStatus.OK

@@ -1,0 +1,41 @@
+"""The `homeshore` command group."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from homeshore import __version__
+from homeshore.cli.analyze import analyze
+from homeshore.cli.status import ExitStatus
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="homeshore")
+def cli() -> None:
+    """Network readiness and call quality for contact-centre homeworkers."""
+
+
+cli.add_command(analyze)
+
+
+def main() -> None:
+    try:
+        status = cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(ExitStatus.INTERRUPTED)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(ExitStatus.INTERRUPTED)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except BrokenPipeError:
+        sys.exit(ExitStatus.OK)
+    sys.exit(status if isinstance(status, int) else ExitStatus.OK)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Rich tables built from result dataclasses: pure functions, rendered by the commands."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from rich.table import Table
+
+from homeshore.quality.results import CaptureResult
+
+
+def _number(value: float | None, places: int = 2) -> str:
+    return "-" if value is None else f"{value:.{places}f}"
+
+
+def _mos(value: float | None) -> str:
+    if value is None:
+        return "-"
+    style = "green" if value >= 4.0 else "yellow" if value >= 3.6 else "red"
+    return f"[{style}]{value:.2f}[/]"
+
+
+def streams_table(capture: CaptureResult) -> Table:
+    table = Table(title=f"{capture.name}: {len(capture.streams)} RTP streams in {capture.packets_read} packets",
+                  title_justify="left")
+    for header, justify in (("source -> destination", "left"), ("SSRC", "left"), ("codec", "left"),
+                            ("packets", "right"), ("lost %", "right"), ("jitter mean ms", "right"),
+                            ("jitter max ms", "right"), ("MOS", "right"), ("problems", "left")):
+        table.add_column(header, justify=justify, overflow="fold")
+    for stream in capture.streams:
+        codec = stream.codec if stream.clock_hz is None else f"{stream.codec}/{stream.clock_hz}"
+        table.add_row(
+            f"{stream.src} -> {stream.dst}" + ("" if stream.via == "direct" else f" ({stream.via})"),
+            f"0x{stream.ssrc:08X}",
+            codec,
+            str(stream.packets),
+            _number(stream.loss.loss_pct),
+            _number(stream.jitter_mean_ms, 3),
+            _number(stream.jitter_max_ms, 3),
+            _mos(stream.score.mos) + ("" if stream.score.mos_kind != "listening" else " (L)"),
+            "; ".join(stream.problems),
+        )
+    return table
+
+
+def windows_table(capture: CaptureResult) -> Table:
+    table = Table(title=f"{capture.name}: 10-second windows", title_justify="left")
+    for header in ("SSRC", "start (UTC)", "packets", "lost", "lost %", "discarded", "jitter ms", "jitter max ms", "MOS"):
+        table.add_column(header, justify="left" if header in ("SSRC", "start (UTC)") else "right")
+    for stream in capture.streams:
+        for window in stream.windows:
+            start = datetime.fromtimestamp(window.start_s, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            table.add_row(
+                f"0x{stream.ssrc:08X}",
+                start,
+                str(window.packets),
+                str(window.loss.lost),
+                _number(window.loss.loss_pct),
+                str(window.loss.discarded),
+                _number(window.jitter_ms, 3),
+                _number(window.jitter_max_ms, 3),
+                _mos(window.score.mos),
+            )
+    return table

@@ -1,0 +1,1 @@
+"""Sample schema, spool, InfluxDB writers, provisioning and queries (issue 6)."""

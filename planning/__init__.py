@@ -1,0 +1,1 @@
+"""Readiness policy and per-area aggregation for planners (issue 7)."""

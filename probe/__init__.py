@@ -1,0 +1,1 @@
+"""Active network measurement on the homeworker's machine (issue 5)."""

@@ -1,0 +1,261 @@
+"""The call-quality engine: UDP datagrams in, RTP streams with scores out.
+
+It is fed the same way from a capture file (`capture.py`) and from live capture (the agent): one datagram at a
+time, in arrival order, with the header bytes only. It demultiplexes per RFC 7983 (STUN, DTLS, TURN ChannelData,
+RTP, RTCP on one port per RFC 5761), reads SIP/SDP to bind dynamic payload types, follows streams by 5-tuple and
+SSRC, and applies far-end RTCP reports to the streams they describe.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+
+from homeshore.quality import demux, rtcp, sip
+from homeshore.quality.decode import format_address, udp_datagram
+from homeshore.quality.results import FarEndReport, StreamResult
+from homeshore.quality.sequence import MAX_DROPOUT
+from homeshore.quality.stream import RtpStream
+
+WINDOW_S = 10.0
+MAX_CANDIDATES = 4096  # unconfirmed RTP-like flows kept at once; encrypted noise must not grow memory
+_RTP_HEADER = struct.Struct("!BBHII")
+
+
+class _FarEnd:
+    """Accumulates RTCP receiver reports about one SSRC (RFC 3550 §6.4)."""
+
+    __slots__ = ("reports", "fraction_lost", "cumulative_lost", "jitter_ts", "rtt_sum_ms", "rtt_count")
+
+    def __init__(self):
+        self.reports = 0
+        self.fraction_lost = 0.0
+        self.cumulative_lost = 0
+        self.jitter_ts = 0
+        self.rtt_sum_ms = 0.0
+        self.rtt_count = 0
+
+    def report(self, clock_hz: int | None) -> FarEndReport:
+        return FarEndReport(
+            reports=self.reports,
+            fraction_lost_pct=round(100.0 * self.fraction_lost, 2),
+            cumulative_lost=self.cumulative_lost,
+            jitter_ms=1000.0 * self.jitter_ts / clock_hz if clock_hz else None,
+            rtt_ms=self.rtt_sum_ms / self.rtt_count if self.rtt_count else None,
+        )
+
+
+class Analyzer:
+    def __init__(self, *, window_s: float = WINDOW_S, salt: bytes | None = None, on_window=None):
+        self.window_s = window_s
+        self.salt = salt if salt is not None else os.urandom(16)  # Call-IDs are hashed, never kept
+        self.on_window = on_window
+        self.streams: dict[tuple, RtpStream] = {}
+        self._by_ssrc: dict[int, list[RtpStream]] = {}
+        self._bindings: dict[tuple[bytes, int], dict] = {}  # (address, port) from SDP -> rtpmap
+        self._far_end: dict[int, _FarEnd] = {}
+        self.packets_read = 0
+        self.udp_datagrams = 0
+        self.undecoded = 0
+        self.rtcp_packets = 0
+        self.malformed_rtcp = 0
+        self.stun_packets = 0
+        self.dtls_packets = 0
+        self.sip_messages = 0
+        self.malformed_rtp = 0
+
+    # --- input ---------------------------------------------------------------------------------------------
+    def add_frame(self, time_s: float, linktype: int, frame: bytes) -> None:
+        self.packets_read += 1
+        datagram = udp_datagram(linktype, frame)
+        if datagram is None:
+            self.undecoded += 1
+            return
+        src, sport, dst, dport, start, end = datagram
+        self.add_udp(time_s, src, sport, dst, dport, frame[start:end])
+
+    def add_udp(self, time_s: float, src: bytes, sport: int, dst: bytes, dport: int, payload: bytes, channel: int = 0) -> None:
+        self.udp_datagrams += 1
+        if len(payload) >= 12 and 128 <= payload[0] <= 191 and not 192 <= payload[1] <= 223:
+            self._add_rtp(time_s, (src, sport, dst, dport, channel), payload)
+            return
+        kind = demux.classify(payload)
+        if kind == demux.RTCP:
+            self._add_rtcp(time_s, payload)
+        elif kind == demux.STUN:
+            self.stun_packets += 1
+        elif kind == demux.DTLS:
+            self.dtls_packets += 1
+        elif sip.looks_like_sip(payload):
+            self._add_sip(payload)
+        elif kind == demux.TURN_CHANNEL and channel == 0:
+            inner = demux.turn_channel_payload(payload)
+            if inner is not None:
+                self.udp_datagrams -= 1  # the same datagram, counted once
+                self.add_udp(time_s, src, sport, dst, dport, inner[1], channel=inner[0])
+
+    def _add_rtp(self, time_s: float, flow: tuple, payload: bytes) -> None:
+        first, second, seq, ts, ssrc = _RTP_HEADER.unpack_from(payload)
+        key = (flow, ssrc)
+        stream = self.streams.get(key)
+        if stream is None:
+            header = 12 + 4 * (first & 0x0F)
+            if first & 0x10:
+                if len(payload) < header + 4:
+                    self.malformed_rtp += 1
+                    return
+                header += 4 + 4 * ((payload[header + 2] << 8) | payload[header + 3])
+            if header > len(payload):
+                self.malformed_rtp += 1
+                return
+            stream = self._follow_port_change(time_s, flow, ssrc, seq) or self._new_stream(time_s, flow, ssrc)
+            self.streams[key] = stream
+        size = len(payload) - 12 - 4 * (first & 0x0F)
+        if first & 0x20:
+            size -= payload[-1]
+        stream.add(time_s, bool(second & 0x80), second & 0x7F, seq, ts, size)
+
+    def _new_stream(self, time_s: float, flow: tuple, ssrc: int) -> RtpStream:
+        src, sport, dst, dport, _channel = flow
+        signalled = self._bindings.get((dst, dport)) or self._bindings.get((src, sport))
+        stream = RtpStream(ssrc, flow, time_s, signalled, self.window_s, self.on_window)
+        if len(self.streams) > MAX_CANDIDATES:
+            self._forget_unconfirmed()
+        self._by_ssrc.setdefault(ssrc, []).append(stream)
+        far_end = self._far_end.get(ssrc)
+        if far_end is not None:
+            stream.far_end = far_end.report(None)
+        return stream
+
+    def _follow_port_change(self, time_s: float, flow: tuple, ssrc: int, seq: int) -> RtpStream | None:
+        """A stream whose port changed (NAT rebinding, re-INVITE) continues by SSRC: same addresses, sequence goes on."""
+        for stream in self._by_ssrc.get(ssrc, ()):
+            old = stream.flow
+            if old[0] == flow[0] and old[2] == flow[2] and old[4] == flow[4] and stream.confirmed and stream.last_s <= time_s:
+                tracker = stream.sequence
+                last_seq = tracker.max_ext & 0xFFFF if tracker else stream.pending[-1][3]
+                if 0 < (seq - last_seq) & 0xFFFF < MAX_DROPOUT:
+                    change = f"port changed: {_endpoint(old[0], old[1])} -> {_endpoint(flow[0], flow[1])}" if old[1] != flow[1] \
+                        else f"port changed: {_endpoint(old[2], old[3])} -> {_endpoint(flow[2], flow[3])}"
+                    stream.problems.append(change)
+                    return stream
+        return None
+
+    def _forget_unconfirmed(self) -> None:
+        for key, stream in list(self.streams.items()):
+            if not stream.confirmed:
+                del self.streams[key]
+                self._by_ssrc[stream.ssrc].remove(stream)
+
+    def _add_rtcp(self, time_s: float, payload: bytes) -> None:
+        compound = rtcp.parse_compound(payload)
+        if compound is None:
+            self.malformed_rtcp += 1
+            return
+        self.rtcp_packets += 1
+        for packet in compound.packets:
+            for block in packet.reports:
+                far_end = self._far_end.get(block.ssrc)
+                if far_end is None:
+                    far_end = self._far_end[block.ssrc] = _FarEnd()
+                far_end.reports += 1
+                far_end.fraction_lost = block.fraction_lost
+                far_end.cumulative_lost = block.cumulative_lost
+                far_end.jitter_ts = block.jitter_ts
+                rtt = rtcp.rtt_ms(time_s, block.lsr, block.dlsr)
+                if rtt is not None:
+                    far_end.rtt_sum_ms += rtt
+                    far_end.rtt_count += 1
+                for stream in self._by_ssrc.get(block.ssrc, ()):
+                    stream.far_end = far_end.report(stream.clock_hz)
+
+    def _add_sip(self, payload: bytes) -> None:
+        message = sip.parse_sip(payload, self.salt)
+        if message is None:
+            return
+        self.sip_messages += 1
+        if message.sdp is None:
+            return
+        for media in message.sdp.media:
+            if not media.port or media.address is None or "RTP" not in media.protocol.upper():
+                continue  # rejected streams, and T.38 (m=image udptl) after a fax re-INVITE
+            try:
+                address = _address_bytes(media.address)
+            except OSError:
+                continue
+            rtpmap = dict(media.rtpmap)
+            self._bindings[(address, media.port)] = rtpmap
+            if not media.rtcp_mux:
+                self._bindings[(address, media.port + 1)] = rtpmap
+
+    # --- output --------------------------------------------------------------------------------------------
+    def finish(self) -> list[StreamResult]:
+        results = []
+        seen = set()
+        for stream in self.streams.values():
+            if id(stream) in seen:
+                continue
+            seen.add(id(stream))
+            stream.finish()
+            if stream.confirmed and stream.sequence is not None:
+                results.append(self._result(stream))
+        results.sort(key=lambda r: (r.first_time_s, r.src, r.ssrc))
+        return results
+
+    def _result(self, stream: RtpStream) -> StreamResult:
+        src, sport, dst, dport, channel = stream.flow
+        tracker = stream.sequence
+        jitter = stream.jitter
+        loss = stream.loss()
+        far_end = self._far_end.get(stream.ssrc)
+        if far_end is not None:
+            stream.far_end = far_end.report(stream.clock_hz)
+        problems = list(stream.problems)
+        if loss.lost:
+            problems.append(f"{loss.lost} lost")
+        if tracker.duplicates:
+            problems.append(f"{tracker.duplicates} duplicates")
+        if tracker.resets:
+            problems.append(f"{tracker.resets} sequence resets")
+        if stream.timestamp_jumps:
+            problems.append(f"{stream.timestamp_jumps} timestamp discontinuities")
+        if stream.clock_hz is None:
+            problems.append("clock rate unknown: no jitter")
+        return StreamResult(
+            ssrc=stream.ssrc,
+            src=_endpoint(src, sport),
+            dst=_endpoint(dst, dport),
+            via=f"turn-channel 0x{channel:04x}" if channel else "direct",
+            codec=stream.codec,
+            payload_type=stream.payload_type,
+            clock_hz=stream.clock_hz,
+            clock_source=stream.clock_source,
+            first_time_s=stream.start_s,
+            last_time_s=stream.last_s,
+            packets=stream.packets,
+            duplicates=tracker.duplicates,
+            reordered=tracker.reordered,
+            resets=tracker.resets,
+            event_packets=stream.event_packets,
+            comfort_noise_packets=stream.comfort_noise_packets,
+            loss=loss,
+            jitter_min_ms=jitter.min_ms if jitter else None,
+            jitter_mean_ms=jitter.mean_ms if jitter else None,
+            jitter_max_ms=jitter.max_ms if jitter else None,
+            jitter_last_ms=jitter.jitter_ms if jitter and jitter.count else None,
+            max_delta_ms=1000.0 * jitter.max_delta_s if jitter and jitter.count else None,
+            score=stream.score(loss),
+            far_end=stream.far_end,
+            problems=tuple(problems),
+            windows=tuple(stream.windows),
+        )
+
+
+def _address_bytes(text: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+
+
+def _endpoint(address: bytes, port: int) -> str:
+    text = format_address(address)
+    return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"

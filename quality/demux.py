@@ -1,0 +1,53 @@
+"""What a UDP payload is, from its first byte (RFC 7983 §7, which extends RFC 5764 §5.1.2).
+
+WebRTC multiplexes STUN, DTLS, SRTP and SRTCP on one 5-tuple, and TURN relays wrap media in ChannelData.
+"""
+
+from __future__ import annotations
+
+STUN = "stun"
+ZRTP = "zrtp"
+DTLS = "dtls"
+TURN_CHANNEL = "turn-channel"
+RTP = "rtp"
+RTCP = "rtcp"
+OTHER = "other"
+
+_TURN_CHANNEL_HEADER_BYTES = 4
+
+
+def classify(payload: bytes) -> str:
+    """RFC 7983: [0..3] STUN, [16..19] ZRTP, [20..63] DTLS, [64..79] TURN channel, [128..191] RTP/RTCP."""
+    if not payload:
+        return OTHER
+    first = payload[0]
+    if 128 <= first <= 191:
+        if len(payload) >= 2 and is_rtcp_packet_type(payload[1]):
+            return RTCP
+        return RTP
+    if first <= 3:
+        return STUN
+    if 20 <= first <= 63:
+        return DTLS
+    if 64 <= first <= 79:
+        return TURN_CHANNEL
+    if 16 <= first <= 19:
+        return ZRTP
+    return OTHER
+
+
+def is_rtcp_packet_type(second_byte: int) -> bool:
+    """RFC 5761 §4: RTP payload types 64-95 are not used, so a second byte of 192-223 means RTCP (PT 192-223)."""
+    return 192 <= second_byte <= 223
+
+
+def turn_channel_payload(payload: bytes) -> tuple[int, bytes] | None:
+    """RFC 8656 §12.4 ChannelData: (channel number, application data), or None when malformed."""
+    if len(payload) < _TURN_CHANNEL_HEADER_BYTES:
+        return None
+    channel = (payload[0] << 8) | payload[1]
+    length = (payload[2] << 8) | payload[3]
+    end = _TURN_CHANNEL_HEADER_BYTES + length
+    if not 0x4000 <= channel <= 0x4FFF or end > len(payload):
+        return None
+    return channel, payload[_TURN_CHANNEL_HEADER_BYTES:end]

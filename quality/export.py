@@ -1,0 +1,98 @@
+"""Results as JSON-ready dicts: the machine-readable contract of DESIGN.md (snake_case, units in names)."""
+
+from __future__ import annotations
+
+from homeshore.quality.results import CaptureResult, LossFigures, StreamResult, WindowResult
+
+
+def _round(value: float | None, places: int = 3) -> float | None:
+    return None if value is None else round(value, places)
+
+
+def _loss(loss: LossFigures) -> dict:
+    return {
+        "expected": loss.expected,
+        "lost": loss.lost,
+        "loss_pct": _round(loss.loss_pct),
+        "discarded": loss.discarded,
+        "effective_loss_pct": _round(loss.effective_loss_pct),
+        "burst_density": _round(loss.burst_density, 4),
+        "gap_density": _round(loss.gap_density, 4),
+        "mean_burst_packets": _round(loss.mean_burst_packets),
+        "burst_ratio": _round(loss.burst_ratio),
+    }
+
+
+def window_dict(window: WindowResult) -> dict:
+    return {
+        "start_s": window.start_s,
+        "duration_s": window.duration_s,
+        "packets": window.packets,
+        "duplicates": window.duplicates,
+        "reordered": window.reordered,
+        **_loss(window.loss),
+        "jitter_ms": _round(window.jitter_ms),
+        "jitter_max_ms": _round(window.jitter_max_ms),
+        "r_factor": window.score.r_factor,
+        "mos": window.score.mos,
+        "mos_kind": window.score.mos_kind,
+    }
+
+
+def stream_dict(stream: StreamResult, *, windows: bool = False) -> dict:
+    far_end = stream.far_end
+    result = {
+        "ssrc": stream.ssrc,
+        "src": stream.src,
+        "dst": stream.dst,
+        "via": stream.via,
+        "codec": stream.codec,
+        "payload_type": stream.payload_type,
+        "clock_hz": stream.clock_hz,
+        "clock_source": stream.clock_source,
+        "first_time_s": stream.first_time_s,
+        "last_time_s": stream.last_time_s,
+        "packets": stream.packets,
+        **_loss(stream.loss),
+        "duplicates": stream.duplicates,
+        "reordered": stream.reordered,
+        "resets": stream.resets,
+        "event_packets": stream.event_packets,
+        "comfort_noise_packets": stream.comfort_noise_packets,
+        "jitter_min_ms": _round(stream.jitter_min_ms),
+        "jitter_mean_ms": _round(stream.jitter_mean_ms),
+        "jitter_max_ms": _round(stream.jitter_max_ms),
+        "jitter_last_ms": _round(stream.jitter_last_ms),
+        "max_delta_ms": _round(stream.max_delta_ms),
+        "loss_runs": [list(run) for run in stream.loss.loss_runs],
+        "r_factor": stream.score.r_factor,
+        "mos": stream.score.mos,
+        "mos_kind": stream.score.mos_kind,
+        "far_end": None if far_end is None else {
+            "reports": far_end.reports,
+            "fraction_lost_pct": far_end.fraction_lost_pct,
+            "cumulative_lost": far_end.cumulative_lost,
+            "jitter_ms": _round(far_end.jitter_ms),
+            "rtt_ms": _round(far_end.rtt_ms),
+        },
+        "problems": list(stream.problems),
+    }
+    if windows:
+        result["windows"] = [window_dict(window) for window in stream.windows]
+    return result
+
+
+def capture_dict(capture: CaptureResult, *, windows: bool = False) -> dict:
+    return {
+        "file": capture.name,
+        "packets_read": capture.packets_read,
+        "udp_datagrams": capture.udp_datagrams,
+        "undecoded": capture.undecoded,
+        "rtcp_packets": capture.rtcp_packets,
+        "malformed_rtcp": capture.malformed_rtcp,
+        "stun_packets": capture.stun_packets,
+        "dtls_packets": capture.dtls_packets,
+        "sip_messages": capture.sip_messages,
+        "warnings": list(capture.warnings),
+        "streams": [stream_dict(stream, windows=windows) for stream in capture.streams],
+    }

@@ -1,0 +1,350 @@
+"""One RTP stream (5-tuple + SSRC): detection, clock rate, sequence, jitter, jitter buffer and 10-second windows.
+
+Packets enter in arrival order as header fields. The first ones wait in a probation buffer: they confirm that the
+flow is RTP at all (RTP found without signalling must show consistent sequence and timestamp steps), and they
+decide the clock rate (signalled, static, or inferred, with a flag when they disagree) before any jitter is
+computed. Then the buffer is replayed and later packets are accounted at once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from statistics import median
+
+from homeshore.quality import bursts, emodel
+from homeshore.quality.clock import infer_clock_hz
+from homeshore.quality.codecs import (
+    COMFORT_NOISE_PAYLOAD_TYPES,
+    STATIC_PAYLOAD_TYPES,
+    is_comfort_noise_codec,
+    is_event_codec,
+)
+from homeshore.quality.jitter import JitterMeter
+from homeshore.quality.jitterbuffer import AdaptiveJitterBuffer
+from homeshore.quality.results import LossFigures, QualityScore, WindowResult
+from homeshore.quality.sequence import DUPLICATE, IN_ORDER, MAX_DROPOUT, MISSING, RESET, STRAY, SequenceTracker
+
+PROBATION_PACKETS = 32  # enough timestamp steps to infer a clock rate
+CONFIRM_PACKETS = 4  # consistent packets before an unsignalled flow counts as RTP
+SILENCE_TS_STEPS = 4  # a timestamp jump of more than this many packet steps with the next sequence number: silence
+DYNAMIC_PT_MIN = 96
+VIDEO_CLOCK_HZ = 90000  # RFC 3551 §5: every video payload format uses a 90 kHz clock
+EVENT_PAYLOAD_BYTES = 4  # RFC 4733 §2.3: one event is 4 bytes
+
+_PLAYED = bytes.maketrans(b"\x00\x01\x02", b"\x00\x01\x00")  # received map -> 1 for played, 0 for lost/discarded
+
+# (arrival s since stream start, marker, payload type, sequence, timestamp, payload bytes)
+Packet = tuple[float, bool, int, int, int, int]
+
+
+class RtpStream:
+    __slots__ = (
+        "ssrc",
+        "flow",
+        "signalled",
+        "start_s",
+        "last_s",
+        "pending",
+        "confirmed",
+        "packets",
+        "accounted",
+        "event_packets",
+        "comfort_noise_packets",
+        "timestamp_jumps",
+        "payload_type",
+        "codec",
+        "clock_hz",
+        "clock_source",
+        "problems",
+        "nominal_ts_step",
+        "event_pts",
+        "cn_pts",
+        "sequence",
+        "jitter",
+        "jitter_buffer",
+        "ts_ext",
+        "_last_ts",
+        "_last_seq",
+        "window_s",
+        "windows",
+        "_window_index",
+        "_window_mark",
+        "far_end",
+        "on_window",
+    )
+
+    def __init__(self, ssrc: int, flow, start_s: float, signalled: dict | None, window_s: float, on_window=None):
+        self.ssrc = ssrc
+        self.flow = flow  # opaque to the stream: the analyzer's description of where it came from
+        self.signalled = signalled  # SDP rtpmap for this flow: pt -> (name, clock_hz, channels), or None
+        self.start_s = start_s
+        self.last_s = start_s
+        self.pending: list[Packet] | None = []
+        self.confirmed = signalled is not None
+        self.packets = 0
+        self.accounted = 0
+        self.event_packets = 0
+        self.comfort_noise_packets = 0
+        self.timestamp_jumps = 0
+        self.payload_type = -1
+        self.codec = "unknown"
+        self.clock_hz: int | None = None
+        self.clock_source = "unknown"
+        self.problems: list[str] = []
+        self.nominal_ts_step = 0
+        self.event_pts: frozenset[int] = frozenset()
+        self.cn_pts: frozenset[int] = COMFORT_NOISE_PAYLOAD_TYPES
+        self.sequence: SequenceTracker | None = None
+        self.jitter: JitterMeter | None = None
+        self.jitter_buffer: AdaptiveJitterBuffer | None = None
+        self.ts_ext = 0
+        self._last_ts = 0
+        self._last_seq = 0
+        self.window_s = window_s
+        self.windows: list[WindowResult] = []
+        self._window_index = int(start_s // window_s)
+        self._window_mark = (0, 0, 0, 0)  # expected, packets accounted, duplicates, reordered at the window's start
+        self.far_end = None  # set by the analyzer from RTCP
+        self.on_window = on_window
+
+    # --- arrival -------------------------------------------------------------------------------------------
+    def add(self, arrival_s: float, marker: bool, payload_type: int, sequence: int, timestamp: int, size: int) -> None:
+        self.packets += 1
+        self.last_s = arrival_s
+        pending = self.pending
+        if pending is not None:
+            pending.append((arrival_s - self.start_s, marker, payload_type, sequence, timestamp, size))
+            if not self.confirmed and len(pending) >= CONFIRM_PACKETS:
+                if _consistent(pending):
+                    self.confirmed = True
+                elif len(pending) >= PROBATION_PACKETS:
+                    pending.pop(0)  # bounded memory while an RTP-looking flow fails to behave like RTP
+                    self.packets -= 1
+            if self.confirmed and len(pending) >= PROBATION_PACKETS:
+                self._settle()
+            return
+        self._account(arrival_s - self.start_s, marker, payload_type, sequence, timestamp, size)
+
+    def _settle(self) -> None:
+        """End of probation: choose payload type, codec and clock rate, then replay the buffered packets."""
+        pending = self.pending
+        self.pending = None
+        self._choose_format(pending)
+        for packet in pending:
+            self._account(*packet)
+
+    def _choose_format(self, pending: list[Packet]) -> None:
+        signalled = self.signalled or {}
+        event_pts = {pt for pt, fmt in signalled.items() if is_event_codec(fmt[0])}
+        cn_pts = set(COMFORT_NOISE_PAYLOAD_TYPES) | {pt for pt, fmt in signalled.items() if is_comfort_noise_codec(fmt[0])}
+        counts = Counter(p[2] for p in pending if p[2] not in event_pts and p[2] not in cn_pts)
+        if not counts:  # only events (or comfort noise) in the capture
+            counts = Counter(p[2] for p in pending)
+        main_pt = counts.most_common(1)[0][0]
+        # RFC 4733 events without SDP: another dynamic payload type, 4-byte payloads, beside an audio stream.
+        for pt in counts:
+            if pt != main_pt and all(self._is_event(pt, p[5]) for p in pending if p[2] == pt):
+                event_pts.add(pt)
+        main_packets = [p for p in pending if p[2] == main_pt]
+        repeats = sum(1 for a, b in zip(main_packets, main_packets[1:]) if a[4] == b[4])
+        if all(self._is_event(main_pt, p[5]) for p in main_packets) and 2 * repeats >= len(main_packets) - 1:
+            event_pts.add(main_pt)  # RFC 4733 §2.5: one timestamp for all packets of an event
+        self.event_pts = frozenset(event_pts)
+        self.cn_pts = frozenset(cn_pts)
+        self.payload_type = main_pt
+
+        if main_pt in signalled:
+            name, clock_hz, _channels = signalled[main_pt]
+            self.codec, stated, source = name, clock_hz, "sdp"
+        elif main_pt in STATIC_PAYLOAD_TYPES:
+            fmt = STATIC_PAYLOAD_TYPES[main_pt]
+            self.codec, stated, source = fmt.codec, fmt.clock_hz, "static"
+        else:
+            self.codec, stated, source = f"PT{main_pt}", None, "unknown"
+        if main_pt in event_pts:
+            self.problems.append("telephone-event only: the audio of this SSRC is not in the capture")
+
+        pairs, steps = [], []
+        for before, after in zip(pending, pending[1:]):
+            if after[2] == before[2] == main_pt and after[3] == (before[3] + 1) & 0xFFFF and not after[1]:
+                step = (after[4] - before[4]) & 0xFFFFFFFF
+                pairs.append((after[0] - before[0], step))
+                if step:
+                    steps.append(step)
+        self.nominal_ts_step = int(median(steps)) if steps else 0
+        inferred = infer_clock_hz(pairs)
+        if stated is not None and (inferred is None or inferred == stated):
+            self.clock_hz, self.clock_source = stated, source
+        elif inferred is not None:
+            self.clock_hz, self.clock_source = inferred, "inferred"
+            if stated is not None:
+                self.problems.append(f"clock mismatch: {source} says {stated} Hz, timestamps step at {inferred} Hz")
+        if self.clock_hz:
+            self.jitter = JitterMeter(self.clock_hz)
+            self.jitter_buffer = AdaptiveJitterBuffer(self.clock_hz)
+
+    # --- accounting ----------------------------------------------------------------------------------------
+    def _account(self, arrival: float, marker: bool, payload_type: int, seq: int, timestamp: int, size: int) -> None:
+        window_index = int((self.start_s + arrival) // self.window_s)
+        if window_index != self._window_index:
+            self._close_window(window_index)
+        self.accounted += 1
+        tracker = self.sequence
+        if tracker is None:
+            tracker = self.sequence = SequenceTracker(seq)
+            kind, ext = IN_ORDER, seq
+            self._last_ts = timestamp
+            self._last_seq = seq
+        else:
+            kind, ext = tracker.update(seq, marker)
+        if kind == DUPLICATE or kind == STRAY:
+            # A duplicate must not count twice in jitter (Wireshark lets it). When it re-delivers the newest packet,
+            # its later arrival becomes the transit reference: the copy a receiver would still be holding (this
+            # also gives rtpproxy's figure on rtpproxy_dups.a, where the first copy came 19 ms early).
+            if kind == DUPLICATE and ext == tracker.max_ext and self.jitter is not None and payload_type == self.payload_type:
+                self.jitter.rereference(arrival, self.ts_ext)
+            return
+        if payload_type != self.payload_type and payload_type not in self.cn_pts and self._is_event(payload_type, size):
+            self.event_pts = self.event_pts | {payload_type}
+        if payload_type in self.event_pts:
+            self.event_packets += 1
+            return
+        if payload_type in self.cn_pts:
+            self.comfort_noise_packets += 1
+            if self.jitter is not None:
+                self.jitter.restart()
+            return
+        jitter = self.jitter
+        if jitter is None:
+            return
+        ts_step = (timestamp - self._last_ts) & 0xFFFFFFFF
+        if ts_step >= 0x80000000:
+            ts_step -= 0x100000000
+        new_talkspurt = False
+        if kind == RESET or (kind == IN_ORDER and ts_step < 0):
+            # A new segment, or a timestamp that went back while the sequence went on (a gateway switching
+            # timelines, e.g. around a T.38 fax): no transit difference across it means anything.
+            if kind != RESET:
+                self.timestamp_jumps += 1
+            self.ts_ext = 0
+            jitter.restart()
+            self.jitter_buffer.resync()
+            new_talkspurt = True
+        else:
+            self.ts_ext += ts_step
+            if marker and self.clock_hz < VIDEO_CLOCK_HZ:
+                # Audio: the marker starts a talkspurt after silence (RFC 3551 §4.1): no transit across the gap.
+                # (Video sets it on the last packet of a frame, RFC 3551 §5.1, which says nothing about silence.)
+                jitter.restart()
+                new_talkspurt = True
+            elif (
+                kind == IN_ORDER
+                and seq == (self._last_seq + 1) & 0xFFFF
+                and self.nominal_ts_step
+                and self.clock_hz < VIDEO_CLOCK_HZ
+                and ts_step > SILENCE_TS_STEPS * self.nominal_ts_step
+            ):
+                jitter.restart()  # silence suppression without a marker bit
+                new_talkspurt = True
+        self._last_ts = timestamp
+        self._last_seq = seq
+        jitter.update(arrival, self.ts_ext)
+        if not self.jitter_buffer.offer(arrival, self.ts_ext, new_talkspurt):
+            tracker.mark_discarded(ext)
+
+    def _is_event(self, payload_type: int, size: int) -> bool:
+        """RFC 4733 events without SDP: another dynamic payload type carrying 4-byte event records."""
+        return payload_type >= DYNAMIC_PT_MIN and size % EVENT_PAYLOAD_BYTES == 0 and 0 < size <= 16
+
+    def _close_window(self, next_index: int) -> None:
+        tracker = self.sequence
+        if tracker is not None:
+            expected_before, accounted_before, duplicates_before, reordered_before = self._window_mark
+            loss = loss_figures(tracker.loss_map()[expected_before:], self.nominal_packet_ms)
+            jitter = self.jitter
+            window = WindowResult(
+                start_s=self._window_index * self.window_s,
+                duration_s=self.window_s,
+                packets=self.accounted - accounted_before,
+                duplicates=tracker.duplicates - duplicates_before,
+                reordered=tracker.reordered - reordered_before,
+                loss=loss,
+                jitter_ms=jitter.jitter_ms if jitter is not None and jitter.count else None,
+                jitter_max_ms=jitter.start_window() if jitter is not None else None,
+                score=self.score(loss),
+            )
+            self.windows.append(window)
+            if self.on_window is not None:
+                self.on_window(self, window)
+            self._window_mark = (tracker.expected, self.accounted, tracker.duplicates, tracker.reordered)
+        self._window_index = next_index
+
+    # --- results -------------------------------------------------------------------------------------------
+    @property
+    def nominal_packet_ms(self) -> float:
+        if self.clock_hz and self.nominal_ts_step:
+            return 1000.0 * self.nominal_ts_step / self.clock_hz
+        return 20.0
+
+    def finish(self) -> None:
+        """End of capture or of the stream: settle a short stream and close its last window."""
+        if self.pending is not None:
+            if not self.confirmed:
+                return
+            self._settle()
+        self._close_window(self._window_index + 1)
+
+    def loss(self) -> LossFigures:
+        tracker = self.sequence
+        return loss_figures(tracker.loss_map() if tracker else b"", self.nominal_packet_ms)
+
+    def score(self, loss: LossFigures) -> QualityScore:
+        if not loss.expected or self.codec == "unknown":
+            return QualityScore(None, None, "unknown")
+        delay_ms = None
+        if self.far_end is not None and self.far_end.rtt_ms is not None:
+            # Mouth-to-ear estimate: half the round trip, plus the receiver's playout delay and one packet.
+            buffer_ms = self.jitter_buffer.current_delay_ms if self.jitter_buffer else 0.0
+            delay_ms = self.far_end.rtt_ms / 2 + buffer_ms + self.nominal_packet_ms
+        result = emodel.score(self.codec, loss.effective_loss_pct, burst_r=loss.burst_ratio, one_way_delay_ms=delay_ms)
+        if result is None:
+            return QualityScore(None, None, "unknown")
+        return QualityScore(round(result.r_factor, 2), round(result.mos, 2), result.kind)
+
+
+def loss_figures(loss_map: bytes, packet_ms: float) -> LossFigures:
+    expected = len(loss_map)
+    lost = loss_map.count(MISSING)
+    discarded = loss_map.count(2)
+    if not expected:
+        return LossFigures(0, 0, 0, 0.0, 0.0, 0.0, 1.0)
+    played = loss_map.translate(_PLAYED)
+    pattern = bursts.loss_pattern(played, packet_ms)
+    return LossFigures(
+        expected=expected,
+        lost=lost,
+        discarded=discarded,
+        burst_density=pattern.burst_density,
+        gap_density=pattern.gap_density,
+        mean_burst_packets=pattern.mean_burst_packets,
+        burst_ratio=bursts.burst_ratio(played),
+        loss_runs=pattern.consecutive_loss_histogram,
+    )
+
+
+def _consistent(packets: list[Packet]) -> bool:
+    """RTP without signalling: the recent packets of one SSRC step forward in sequence (by less than RFC 3550's
+    MAX_DROPOUT, so heavy loss still confirms) and in timestamp, CONFIRM_PACKETS - 1 times; exact duplicates are
+    passed over (some captures hold every packet twice). Random bytes that merely start with version 2 almost
+    never repeat an SSRC, let alone with ordered sequence numbers."""
+    steps = 0
+    for before, after in zip(packets, packets[1:]):
+        seq_step = (after[3] - before[3]) & 0xFFFF
+        ts_step = (after[4] - before[4]) & 0xFFFFFFFF
+        if seq_step == 0 and ts_step == 0:
+            continue
+        if not 0 < seq_step < MAX_DROPOUT or ts_step >= 0x80000000 or ts_step > 10 * 90000:
+            steps = 0
+            continue
+        steps += 1
+    return steps >= CONFIRM_PACKETS - 1

@@ -1,0 +1,199 @@
+"""Tests for homeshore.quality.emodel against ITU-T G.107 / G.113 reference values."""
+
+import math
+
+import pytest
+
+from homeshore.quality.emodel import (
+    CodecImpairment,
+    codec_impairment,
+    default_r,
+    delay_impairment,
+    ie_eff,
+    r_to_mos,
+    score,
+)
+
+TOLERANCE = 0.05
+
+
+@pytest.mark.parametrize(
+    ("codec", "loss_pct", "plc", "one_way_delay_ms", "expected_r"),
+    [
+        # G.107 default parameter set: G.711, no loss, no delay.
+        ("PCMA", 0.0, True, 0.0, 93.21),
+        # G.711 with PLC (Bpl 25.1), 2 % random loss, growing one-way delay.
+        ("PCMA", 2.0, True, 0.0, 86.20),
+        ("PCMA", 2.0, True, 150.0, 82.53),
+        ("PCMA", 2.0, True, 300.0, 65.66),
+        # G.711 without PLC (Bpl 4.3).
+        ("PCMU", 1.0, False, 0.0, 75.28),
+        ("PCMU", 2.0, False, 0.0, 63.05),
+        ("PCMU", 5.0, False, 0.0, 42.13),
+        # G.729A + VAD (Ie 11, Bpl 19); plain G729 is scored the same way.
+        ("G729A", 0.0, True, 0.0, 82.21),
+        ("G729A", 1.0, True, 0.0, 78.01),
+        ("G729A", 2.0, True, 0.0, 74.21),
+        ("G729", 2.0, True, 0.0, 74.21),
+    ],
+)
+def test_r_matches_itu_reference(codec, loss_pct, plc, one_way_delay_ms, expected_r):
+    result = score(codec, loss_pct, plc=plc, one_way_delay_ms=one_way_delay_ms)
+    assert result is not None
+    assert result.r_factor == pytest.approx(expected_r, abs=TOLERANCE)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (default_r(), 93.21),
+        (r_to_mos(default_r()), 4.41),
+    ],
+    ids=["default_r", "default_mos"],
+)
+def test_g107_defaults(value, expected):
+    assert value == pytest.approx(expected, abs=TOLERANCE)
+
+
+@pytest.mark.parametrize(
+    ("codec", "plc", "canonical", "ie", "bpl", "source_prefix"),
+    [
+        ("PCMA", True, "PCMA", 0.0, 25.1, "ITU-T G.113"),
+        ("pcmu", False, "PCMU", 0.0, 4.3, "ITU-T G.113"),
+        ("G729", True, "G729", 11.0, 19.0, "ITU-T G.113"),
+        ("g729a", False, "G729A", 11.0, 19.0, "ITU-T G.113"),  # the decoder conceals by itself
+        ("G723", True, "G723", 15.0, 16.1, "ITU-T G.113"),
+        ("GSM", True, "GSM", 20.0, 10.0, "ITU-T G.113"),
+        ("G726-16", True, "G726-16", 50.0, 25.1, "ITU-T G.113"),
+        ("G726-24", True, "G726-24", 25.0, 25.1, "ITU-T G.113"),
+        ("G726-32", False, "G726-32", 7.0, 4.3, "ITU-T G.113"),
+        ("G726-40", True, "G726-40", 2.0, 25.1, "ITU-T G.113"),
+        ("AMR", True, "AMR", 5.0, 10.0, "estimate:"),
+        ("G722", True, "G722", 0.0, 25.1, "estimate:"),
+        ("G722", False, "G722", 0.0, 4.3, "estimate:"),
+        ("AMR-WB", True, "AMR-WB", 0.0, 10.0, "estimate:"),
+        ("opus/48000/2", True, "opus", 0.0, 25.1, "estimate:"),
+        ("ILBC", True, "iLBC", 11.0, 19.0, "estimate:"),
+        ("SPEEX", True, "speex", 11.0, 19.0, "estimate:"),
+        ("L16", False, "L16", 0.0, 4.3, "estimate:"),
+    ],
+)
+def test_codec_impairment_values(codec, plc, canonical, ie, bpl, source_prefix):
+    result = codec_impairment(codec, plc=plc)
+    assert isinstance(result, CodecImpairment)
+    assert (result.codec, result.ie, result.bpl) == (canonical, ie, bpl)
+    assert result.source.startswith(source_prefix)
+
+
+@pytest.mark.parametrize("codec", ["telephone-event", "CN", "G728", "FOO", "", "PCM"])
+def test_unknown_or_non_speech_codec_gives_none(codec):
+    assert codec_impairment(codec) is None
+    assert score(codec, 1.0, one_way_delay_ms=50.0) is None
+
+
+@pytest.mark.parametrize(
+    ("r", "expected_mos"),
+    [
+        (-50.0, 1.0),
+        (-0.01, 1.0),
+        (3.0, 1.0),  # the Annex B cubic dips just below 1 here
+        (50.0, 2.575),
+        (93.2, 4.409),
+        (100.0, 4.5),
+        (100.01, 4.5),
+        (150.0, 4.5),
+    ],
+)
+def test_r_to_mos_values_and_clamps(r, expected_mos):
+    assert r_to_mos(r) == pytest.approx(expected_mos, abs=0.001)
+
+
+def test_r_to_mos_is_monotone_and_bounded():
+    rs = [x / 10.0 for x in range(-200, 1201)]
+    moses = [r_to_mos(r) for r in rs]
+    assert all(1.0 <= m <= 4.5 for m in moses)
+    assert all(b >= a for a, b in zip(moses, moses[1:])), "MOS must never fall as R rises"
+    assert moses[-1] > moses[0]
+
+
+@pytest.mark.parametrize(
+    ("codec", "loss_pct", "burst_r"),
+    [
+        ("PCMA", 1.0, 1.5),
+        ("PCMA", 5.0, 3.0),
+        ("G729", 2.0, 2.0),
+        ("G723", 10.0, 4.0),
+    ],
+)
+def test_burst_r_above_one_lowers_r(codec, loss_pct, burst_r):
+    random_loss = score(codec, loss_pct, burst_r=1.0, one_way_delay_ms=0.0)
+    bursty_loss = score(codec, loss_pct, burst_r=burst_r, one_way_delay_ms=0.0)
+    assert bursty_loss.r_factor < random_loss.r_factor
+    assert bursty_loss.ie_eff > random_loss.ie_eff
+
+
+@pytest.mark.parametrize(
+    ("ie", "bpl", "loss_pct", "burst_r", "expected"),
+    [
+        (0.0, 25.1, 0.0, 1.0, 0.0),
+        (11.0, 19.0, 0.0, 3.0, 11.0),  # no loss, no burst effect
+        (0.0, 25.1, 2.0, 1.0, 95.0 * 2.0 / 27.1),
+        (0.0, 25.1, 2.0, 2.0, 95.0 * 2.0 / 26.1),  # eq. 7-29: Ppl / BurstR in the denominator
+        (11.0, 19.0, 100.0, 1.0, 11.0 + 84.0 * 100.0 / 119.0),
+    ],
+)
+def test_ie_eff_equation(ie, bpl, loss_pct, burst_r, expected):
+    assert ie_eff(ie, bpl, loss_pct, burst_r) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("one_way_delay_ms", "kind"),
+    [
+        (None, "listening"),
+        (0.0, "conversational"),
+        (150.0, "conversational"),
+    ],
+)
+def test_kind_follows_whether_delay_is_known(one_way_delay_ms, kind):
+    result = score("PCMU", 1.0, one_way_delay_ms=one_way_delay_ms)
+    assert result.kind == kind
+    assert result.id_ == pytest.approx(delay_impairment(one_way_delay_ms or 0.0), abs=1e-12)
+
+
+def test_listening_score_uses_zero_delay():
+    listening = score("G722", 0.5)
+    at_zero = score("G722", 0.5, one_way_delay_ms=0.0)
+    delayed = score("G722", 0.5, one_way_delay_ms=250.0)
+    assert listening.r_factor == pytest.approx(at_zero.r_factor, abs=1e-12)
+    assert listening.id_ < 0.2
+    assert delayed.r_factor < listening.r_factor - 5.0
+
+
+@pytest.mark.parametrize(
+    ("one_way_delay_ms", "expected_id"),
+    [
+        # 0 ms: listener echo at the default WEPL only. 150 and 300 ms: the G.711 references above,
+        # 86.20 - 82.53 and 86.20 - 65.66, plus the 0 ms floor.
+        (0.0, 0.15),
+        (150.0, 3.82),
+        (300.0, 20.69),
+    ],
+)
+def test_delay_impairment(one_way_delay_ms, expected_id):
+    assert delay_impairment(one_way_delay_ms) == pytest.approx(expected_id, abs=TOLERANCE)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"loss_pct": -1.0}, "loss_pct"),
+        ({"loss_pct": 100.5}, "loss_pct"),
+        ({"loss_pct": math.nan}, "loss_pct"),
+        ({"loss_pct": 1.0, "burst_r": 0.0}, "burst_r"),
+        ({"loss_pct": 1.0, "one_way_delay_ms": -5.0}, "one_way_delay_ms"),
+        ({"loss_pct": 1.0, "one_way_delay_ms": math.nan}, "one_way_delay_ms"),
+    ],
+)
+def test_invalid_inputs_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        score("PCMA", **kwargs)
