@@ -73,6 +73,17 @@ class Analyzer:
             self.undecoded += 1
             return
         src, sport, dst, dport, start, end = datagram
+        if end - start >= 12 and 128 <= frame[start] <= 191 and not 192 <= frame[start + 1] <= 223:
+            # Most datagrams of a call belong to a stream already known: hand them over without copying.
+            first, second, seq, ts, ssrc = _RTP_HEADER.unpack_from(frame, start)
+            stream = self.streams.get((src, sport, dst, dport, 0, ssrc))
+            if stream is not None:
+                self.udp_datagrams += 1
+                size = end - start - 12 - 4 * (first & 0x0F)
+                if first & 0x20:
+                    size -= frame[end - 1]
+                stream.add(time_s, second > 127, second & 0x7F, seq, ts, size)
+                return
         self.add_udp(time_s, src, sport, dst, dport, frame[start:end])
 
     def add_udp(self, time_s: float, src: bytes, sport: int, dst: bytes, dport: int, payload: bytes, channel: int = 0) -> None:
@@ -97,7 +108,7 @@ class Analyzer:
 
     def _add_rtp(self, time_s: float, flow: tuple, payload: bytes) -> None:
         first, second, seq, ts, ssrc = _RTP_HEADER.unpack_from(payload)
-        key = (flow, ssrc)
+        key = (*flow, ssrc)
         stream = self.streams.get(key)
         if stream is None:
             header = 12 + 4 * (first & 0x0F)

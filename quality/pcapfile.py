@@ -7,7 +7,7 @@ CHUNK_SIZE bytes, never whole, and each frame is yielded as a `bytes` slice of i
 
 This is the analyser's hot path (it must leave budget for > 1,000,000 packets/s in pure Python): one
 precompiled `unpack_from` per record, no objects beyond the yielded tuple, counters kept in locals and
-written back to the reader once per chunk and when iteration ends.
+written back to the reader once per chunk and when the iteration ends or is closed.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO, Iterator
 
+# 64 KiB, not 1 MiB: a chunk above glibc's 128 KiB mmap threshold comes back as fresh pages on every read,
+# one page fault per 4 KiB, measured at a fifth of the reader's time (2.2 against 2.8 M frames/s).
 CHUNK_SIZE = 1 << 16
 # Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD: a captured length above it is a corrupt record header.
 MAX_FRAME_LEN = 262144
@@ -54,8 +56,9 @@ class CaptureReader:
 
     Attributes:
         warnings: one-line notes about damage met while reading, e.g. a truncated last record.
-        frames_read: frames yielded so far (updated once per chunk; exact when iteration has ended).
-        bytes_read: file bytes consumed by complete records (same update rule).
+        frames_read: frames yielded so far (updated once per chunk; exact once the iteration has ended or
+            its iterator was closed).
+        bytes_read: file bytes consumed by the frames yielded and the blocks skipped (same update rule).
     """
 
     def __init__(self, fileobj: BinaryIO, name: str = "<capture>") -> None:
@@ -156,7 +159,7 @@ class CaptureReader:
                 self.frames_read, self.bytes_read = n, base + pos
                 data = read(CHUNK_SIZE)
                 if not data:
-                    if pos < end - 1:
+                    if pos < end:
                         self._truncated(base + end)
                     return
                 base += pos

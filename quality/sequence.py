@@ -98,6 +98,13 @@ class SequenceTracker:
         self.strays += 1
         return STRAY, -1
 
+    def next_in_order(self) -> int:
+        """The packet after the newest one arrived (the common case, kept short): its extended number."""
+        self.received_map.append(RECEIVED)
+        self.max_ext += 1
+        self._pending_jump = -1
+        return self.max_ext
+
     def _restart(self, first_sequence: int, with_previous: bool) -> None:
         if with_previous:
             self.strays -= 1  # the stray that started the jump belongs to the new segment

@@ -65,6 +65,9 @@ class RtpStream:
         "ts_ext",
         "_last_ts",
         "_last_seq",
+        "_next_seq",
+        "_silence_ts_step",
+        "_window_end_s",
         "window_s",
         "windows",
         "_window_index",
@@ -100,9 +103,12 @@ class RtpStream:
         self.ts_ext = 0
         self._last_ts = 0
         self._last_seq = 0
+        self._next_seq = -1  # the sequence number the fast path expects; -1 while it must not be taken
+        self._silence_ts_step = 0
         self.window_s = window_s
         self.windows: list[WindowResult] = []
         self._window_index = int(start_s // window_s)
+        self._window_end_s = (self._window_index + 1) * window_s
         self._window_mark = (0, 0, 0, 0)  # expected, packets accounted, duplicates, reordered at the window's start
         self.far_end = None  # set by the analyzer from RTCP
         self.on_window = on_window
@@ -111,6 +117,22 @@ class RtpStream:
     def add(self, arrival_s: float, marker: bool, payload_type: int, sequence: int, timestamp: int, size: int) -> None:
         self.packets += 1
         self.last_s = arrival_s
+        if sequence == self._next_seq and payload_type == self.payload_type and not marker and arrival_s < self._window_end_s:
+            # Fast path, the bulk of every call: the next packet of a settled stream, same codec, same window, no
+            # talkspurt start. It does exactly what _account does for such a packet.
+            ts_step = (timestamp - self._last_ts) & 0xFFFFFFFF
+            if ts_step <= self._silence_ts_step:
+                ext = self.sequence.next_in_order()
+                self.accounted += 1
+                self.ts_ext = ts_ext = self.ts_ext + ts_step
+                self._last_ts = timestamp
+                self._last_seq = sequence
+                self._next_seq = (sequence + 1) & 0xFFFF
+                arrival = arrival_s - self.start_s
+                self.jitter.update(arrival, ts_ext)
+                if not self.jitter_buffer.offer(arrival, ts_ext, False):
+                    self.sequence.mark_discarded(ext)
+                return
         pending = self.pending
         if pending is not None:
             pending.append((arrival_s - self.start_s, marker, payload_type, sequence, timestamp, size))
@@ -182,6 +204,8 @@ class RtpStream:
         if self.clock_hz:
             self.jitter = JitterMeter(self.clock_hz)
             self.jitter_buffer = AdaptiveJitterBuffer(self.clock_hz)
+            audio = self.clock_hz < VIDEO_CLOCK_HZ and self.nominal_ts_step
+            self._silence_ts_step = SILENCE_TS_STEPS * self.nominal_ts_step if audio else 0x7FFFFFFF
 
     # --- accounting ----------------------------------------------------------------------------------------
     def _account(self, arrival: float, marker: bool, payload_type: int, seq: int, timestamp: int, size: int) -> None:
@@ -248,6 +272,8 @@ class RtpStream:
                 new_talkspurt = True
         self._last_ts = timestamp
         self._last_seq = seq
+        if kind == IN_ORDER and ext == tracker.max_ext:
+            self._next_seq = (seq + 1) & 0xFFFF
         jitter.update(arrival, self.ts_ext)
         if not self.jitter_buffer.offer(arrival, self.ts_ext, new_talkspurt):
             tracker.mark_discarded(ext)
@@ -278,6 +304,7 @@ class RtpStream:
                 self.on_window(self, window)
             self._window_mark = (tracker.expected, self.accounted, tracker.duplicates, tracker.reordered)
         self._window_index = next_index
+        self._window_end_s = (next_index + 1) * self.window_s
 
     # --- results -------------------------------------------------------------------------------------------
     @property

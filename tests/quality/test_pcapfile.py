@@ -322,13 +322,16 @@ def test_truncated_capture_yields_complete_records_and_one_warning(
         pcap([(1, 0, b"good")]) + struct.pack("<IIII", 2, 0, 300_000, 300_000) + bytes(300_000),
         pcap([(1, 0, b"good")]) + struct.pack("<IIII", 2, 0, 0xFFFFFFF0, 64) + bytes(64),
         shb() + idb(1) + epb(0, 1_000_000, b"good") + epb(0, 2, b"bad")[:-4] + b"\x99\x00\x00\x00",
+        shb() + idb(1) + epb(0, 1_000_000, b"good") + epb(0, 2, bytes(300_000)),
         shb() + idb(1) + epb(0, 1_000_000, b"good") + struct.pack("<II", EPB, 0xFFFFFFF0) + bytes(64),
         shb() + idb(1) + epb(0, 1_000_000, b"good") + epb(7, 2, b"unknown interface") + epb(0, 3, b"x"),
         shb() + idb(1) + epb(0, 1_000_000, b"good") + struct.pack("<II", EPB, 14) + bytes(64),
         shb() + idb(1) + epb(0, 1_000_000, b"good") + b"\n\r\r\n" + struct.pack("<I", 28) + b"XXXX" + bytes(16),
     ],
-    ids=["pcap-over-256k", "pcap-absurd", "pcapng-mismatch", "pcapng-absurd", "pcapng-iface", "pcapng-odd",
-         "pcapng-bad-bom"],
+    ids=[
+        "pcap-over-256k", "pcap-absurd", "pcapng-mismatch", "pcapng-over-256k", "pcapng-absurd", "pcapng-iface",
+        "pcapng-odd", "pcapng-bad-bom",
+    ],  # fmt: skip
 )
 def test_corrupt_record_in_the_middle_stops_with_a_warning(data: bytes) -> None:
     frames, reader = read_all(data + pcap([(9, 0, b"never reached")])[24:])
