@@ -22,11 +22,15 @@ def _mos(value: float | None) -> str:
 
 def streams_table(capture: CaptureResult) -> Table:
     table = Table(title=f"{capture.name}: {len(capture.streams)} RTP streams in {capture.packets_read} packets",
-                  title_justify="left")
+                  title_justify="left",
+                  caption="MOS: ITU-T G.107; (L) listening quality, no round-trip time known from RTCP",
+                  caption_justify="left")
     for header, justify in (("source -> destination", "left"), ("SSRC", "left"), ("codec", "left"),
                             ("packets", "right"), ("lost %", "right"), ("jitter mean ms", "right"),
                             ("jitter max ms", "right"), ("MOS", "right"), ("problems", "left")):
-        table.add_column(header, justify=justify, overflow="fold")
+        # Figures and identifiers never wrap mid-value; addresses and problems fold when the terminal is narrow.
+        wraps = header in ("source -> destination", "problems")
+        table.add_column(header, justify=justify, overflow="fold", no_wrap=not wraps)
     for stream in capture.streams:
         codec = stream.codec if stream.clock_hz is None else f"{stream.codec}/{stream.clock_hz}"
         table.add_row(
