@@ -19,7 +19,7 @@ from homeshore.quality.pcapfile import CaptureError
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of tables.")
 @click.option("--windows", is_flag=True, help="Also show the 10-second windows of every stream.")
 @click.pass_context
-def analyze(ctx: click.Context, captures: tuple[str, ...], as_json: bool, windows: bool) -> int:
+def analyze(ctx: click.Context, captures: tuple[str, ...], as_json: bool, windows: bool) -> None:
     """Score every RTP stream in pcap/pcapng CAPTURES: loss, jitter, bursts, MOS (ITU-T G.107).
 
     Exit code 0 when every file was analysed, 2 when any could not be read.
@@ -41,4 +41,4 @@ def analyze(ctx: click.Context, captures: tuple[str, ...], as_json: bool, window
             console.print(streams_table(capture))
             if windows:
                 console.print(windows_table(capture))
-    return ExitStatus.CANNOT_MEASURE if failed else ExitStatus.OK
+    ctx.exit(ExitStatus.CANNOT_MEASURE if failed else ExitStatus.OK)

@@ -15,6 +15,7 @@ import struct
 from homeshore.quality import demux, rtcp, sip
 from homeshore.quality.decode import format_address, udp_datagram
 from homeshore.quality.results import FarEndReport, StreamResult
+from homeshore.quality.rtp import rtp_header_bytes
 from homeshore.quality.sequence import MAX_DROPOUT
 from homeshore.quality.stream import RtpStream
 
@@ -79,9 +80,10 @@ class Analyzer:
             stream = self.streams.get((src, sport, dst, dport, 0, ssrc))
             if stream is not None:
                 self.udp_datagrams += 1
-                size = end - start - 12 - 4 * (first & 0x0F)
-                if first & 0x20:
-                    size -= frame[end - 1]
+                size = end - start - 12 if not first & 0x3F else _payload_bytes(frame[start:end])
+                if size < 0:
+                    self.malformed_rtp += 1
+                    return
                 stream.add(time_s, second > 127, second & 0x7F, seq, ts, size)
                 return
         self.add_udp(time_s, src, sport, dst, dport, frame[start:end])
@@ -108,23 +110,15 @@ class Analyzer:
 
     def _add_rtp(self, time_s: float, flow: tuple, payload: bytes) -> None:
         first, second, seq, ts, ssrc = _RTP_HEADER.unpack_from(payload)
+        size = _payload_bytes(payload)
+        if size < 0:
+            self.malformed_rtp += 1  # cut inside its CSRC list or extension, or padding longer than the packet
+            return
         key = (*flow, ssrc)
         stream = self.streams.get(key)
         if stream is None:
-            header = 12 + 4 * (first & 0x0F)
-            if first & 0x10:
-                if len(payload) < header + 4:
-                    self.malformed_rtp += 1
-                    return
-                header += 4 + 4 * ((payload[header + 2] << 8) | payload[header + 3])
-            if header > len(payload):
-                self.malformed_rtp += 1
-                return
             stream = self._follow_port_change(time_s, flow, ssrc, seq) or self._new_stream(time_s, flow, ssrc)
             self.streams[key] = stream
-        size = len(payload) - 12 - 4 * (first & 0x0F)
-        if first & 0x20:
-            size -= payload[-1]
         stream.add(time_s, bool(second & 0x80), second & 0x7F, seq, ts, size)
 
     def _new_stream(self, time_s: float, flow: tuple, ssrc: int) -> RtpStream:
@@ -261,6 +255,20 @@ class Analyzer:
             problems=tuple(problems),
             windows=tuple(stream.windows),
         )
+
+
+def _payload_bytes(packet: bytes) -> int:
+    """RTP payload bytes after header, CSRCs and extension, padding removed; -1 when the header does not fit.
+
+    In SRTP the padding count is encrypted with the payload and the packet ends with the authentication tag
+    (RFC 3711 §3.1), so a "padding" longer than the payload is not a malformed packet: it is left in."""
+    header = rtp_header_bytes(packet)
+    if header is None:
+        return -1
+    size = len(packet) - header
+    if packet[0] & 0x20 and packet[-1] <= size:
+        size -= packet[-1]
+    return size
 
 
 def _address_bytes(text: str) -> bytes:

@@ -1,0 +1,196 @@
+"""`homeshore analyze`: tables, the --json contract of DESIGN.md ("Machine-readable outputs") and exit codes, through
+click's CliRunner and once through the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from homeshore.cli.main import cli
+from homeshore.cli.status import ExitStatus
+from tests.conftest import PCAPS
+
+DTMF2 = PCAPS / "rtppcap_SIP_DTMF2.pcap"
+G711A = PCAPS / "sipp_g711a.pcap"
+# Reference figures for rtppcap_SIP_DTMF2.pcap (../shared/pcaps/README.md, tshark 4.0.17): 1360 frames; the
+# 192.168.105.110 -> .172 stream lost 2 packets, the reverse stream none.
+DTMF2_FRAMES = 1360
+DTMF2_SSRCS = {0x9A7B5382: 2, 0x5711BF84: 0}
+CONSOLE_SCRIPT = Path(sys.executable).with_name("homeshore")
+
+# DESIGN.md, "Machine-readable outputs": `homeshore analyze --json`. Extra keys are allowed; these may not go.
+CAPTURE_KEYS = {"file", "packets_read", "warnings", "streams"}
+STREAM_KEYS = {
+    "ssrc", "src", "dst", "codec", "clock_hz", "clock_source", "packets", "expected", "lost", "loss_pct",
+    "duplicates", "reordered", "resets", "jitter_mean_ms", "jitter_max_ms", "max_delta_ms", "burst_density",
+    "gap_density", "discarded", "r_factor", "mos", "mos_kind", "problems",
+}  # fmt: skip
+INTEGER_KEYS = {"ssrc", "packets", "expected", "lost", "duplicates", "reordered", "resets", "discarded"}
+NUMBER_KEYS = {"loss_pct", "jitter_mean_ms", "jitter_max_ms", "max_delta_ms", "burst_density", "gap_density"}
+ENDPOINT = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}$")
+
+
+def invoke(*args: str, standalone: bool = True):
+    """Run `homeshore analyze ARGS`; rendered 200 columns wide so no table cell is folded. With standalone=False,
+    click hands the command's return value back (`result.return_value`), as `homeshore.cli.main.main` takes it."""
+    runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
+    extra = {} if standalone else {"standalone_mode": False}
+    return runner.invoke(cli, ["analyze", *args], catch_exceptions=False, **extra)
+
+
+def bad_input(kind: str, tmp_path: Path) -> Path:
+    if kind == "missing":
+        return tmp_path / "no-such.pcap"
+    if kind == "directory":
+        return tmp_path
+    path = tmp_path / f"{kind}.pcap"
+    path.write_bytes(b"" if kind == "empty" else b"this is a text file, not a capture\n" * 20)
+    return path
+
+
+def complete_records(data: bytes) -> tuple[int, bool]:
+    """(complete records, whether bytes of a cut record follow) of a little-endian microsecond pcap."""
+    assert data[:4] == b"\xd4\xc3\xb2\xa1"
+    pos, count = 24, 0
+    while pos + 16 <= len(data):
+        caplen = struct.unpack_from("<I", data, pos + 8)[0]
+        if pos + 16 + caplen > len(data):
+            break
+        pos += 16 + caplen
+        count += 1
+    return count, pos < len(data)
+
+
+# --- tables ---------------------------------------------------------------------------------------------------
+
+
+def test_table_shows_every_stream_with_its_ssrc_in_hex(pcaps):
+    result = invoke(str(DTMF2))
+    assert result.exit_code == 0, result.output
+    assert set(re.findall(r"0x[0-9A-F]{8}\b", result.stdout)) == {f"0x{ssrc:08X}" for ssrc in DTMF2_SSRCS}
+    assert "192.168.105.110:4374 -> 192.168.105.172:4376" in result.stdout
+    assert result.stderr == ""
+
+
+# --- --json ---------------------------------------------------------------------------------------------------
+
+
+def test_json_has_the_design_contract(pcaps):
+    result = invoke("--json", str(DTMF2))
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert set(document) == {"captures"}
+    (capture,) = document["captures"]
+    assert CAPTURE_KEYS <= set(capture), CAPTURE_KEYS - set(capture)
+    assert capture["file"] == str(DTMF2)
+    assert capture["packets_read"] == DTMF2_FRAMES
+    assert capture["warnings"] == []
+    assert {stream["ssrc"]: stream["lost"] for stream in capture["streams"]} == DTMF2_SSRCS
+    for stream in capture["streams"]:
+        assert STREAM_KEYS <= set(stream), STREAM_KEYS - set(stream)
+        assert "windows" not in stream  # only with --windows
+        for key in INTEGER_KEYS:
+            assert type(stream[key]) is int, (key, stream[key])  # SSRC too: an integer, never "0x..."
+        for key in NUMBER_KEYS:
+            assert isinstance(stream[key], (int, float)), (key, stream[key])
+        for key in ("r_factor", "mos"):
+            assert stream[key] is None or isinstance(stream[key], float)
+        assert ENDPOINT.match(stream["src"]) and ENDPOINT.match(stream["dst"]), (stream["src"], stream["dst"])
+        assert stream["clock_source"] in {"static", "sdp", "inferred"}
+        assert stream["mos_kind"] in {"listening", "conversational", "unknown"}
+        assert isinstance(stream["problems"], list) and all(isinstance(p, str) for p in stream["problems"])
+        assert (stream["codec"], stream["clock_hz"]) == ("PCMA", 8000)
+        assert stream["expected"] == stream["packets"] - stream["duplicates"] + stream["lost"]
+    lossy = next(s for s in capture["streams"] if s["ssrc"] == 0x9A7B5382)
+    assert (lossy["src"], lossy["dst"], lossy["lost"]) == ("192.168.105.110:4374", "192.168.105.172:4376", 2)
+
+
+def test_json_with_windows_lists_the_ten_second_windows(pcaps):
+    result = invoke("--json", "--windows", str(DTMF2))
+    assert result.exit_code == 0, result.output
+    for stream in json.loads(result.stdout)["captures"][0]["streams"]:
+        windows = stream["windows"]
+        assert len(windows) >= 2  # about 20 s of call
+        starts = [window["start_s"] for window in windows]
+        assert all(start % 10 == 0 for start in starts) and starts == sorted(starts)
+        assert sum(window["packets"] for window in windows) == stream["packets"]
+        assert sum(window["lost"] for window in windows) == stream["lost"]
+
+
+# --- damaged and wrong input ----------------------------------------------------------------------------------
+
+BAD_INPUTS = ("missing", "empty", "text", "directory")
+
+
+@pytest.mark.parametrize("kind", BAD_INPUTS)
+def test_unreadable_input_is_one_line_on_stderr_and_status_2(kind, tmp_path):
+    path = bad_input(kind, tmp_path)
+    result = invoke(str(path), standalone=False)
+    assert result.return_value == ExitStatus.CANNOT_MEASURE == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("homeshore analyze: ") and str(path) in lines[0]
+    assert "Traceback" not in result.output
+    assert "RTP streams" not in result.stdout
+
+
+@pytest.mark.parametrize("kind", BAD_INPUTS)
+def test_unreadable_input_exits_2_through_click(kind, tmp_path):
+    result = invoke(str(bad_input(kind, tmp_path)))
+    assert result.exit_code == ExitStatus.CANNOT_MEASURE
+
+
+def test_capture_cut_mid_record_is_analysed_up_to_the_cut_with_a_warning(tmp_path, pcaps):
+    data = G711A.read_bytes()[:50_000]
+    records, cut = complete_records(data)
+    assert cut and 0 < records < 236  # the premise: 50,000 bytes end inside a record
+    path = tmp_path / "cut.pcap"
+    path.write_bytes(data)
+
+    result = invoke("--json", str(path), standalone=False)
+    assert result.return_value == ExitStatus.OK
+    (capture,) = json.loads(result.stdout)["captures"]
+    assert capture["packets_read"] == records
+    assert any("truncated" in warning for warning in capture["warnings"]), capture["warnings"]
+    (stream,) = capture["streams"]
+    assert (stream["ssrc"], stream["packets"], stream["lost"]) == (0xDEE0EE8F, records, 0)
+
+    table = invoke(str(path))
+    assert table.exit_code == 0
+    assert re.search(r"warning:.*truncated", table.stdout), table.stdout
+
+
+def test_one_bad_file_among_two_still_reports_the_good_one(tmp_path, pcaps):
+    bad = bad_input("text", tmp_path)
+    result = invoke("--json", str(bad), str(G711A), standalone=False)
+    assert result.return_value == ExitStatus.CANNOT_MEASURE
+    (capture,) = json.loads(result.stdout)["captures"]
+    assert capture["file"] == str(G711A)
+    assert [(s["ssrc"], s["packets"], s["lost"]) for s in capture["streams"]] == [(0xDEE0EE8F, 236, 0)]
+    assert len(result.stderr.splitlines()) == 1 and str(bad) in result.stderr
+
+
+# --- the installed entry point --------------------------------------------------------------------------------
+
+
+def test_console_script_runs_and_sets_the_exit_code(tmp_path, pcaps):
+    assert CONSOLE_SCRIPT.is_file(), f"{CONSOLE_SCRIPT} not installed (pip install -e .)"
+    good = subprocess.run([str(CONSOLE_SCRIPT), "analyze", "--json", str(DTMF2)], capture_output=True, text=True,
+                          timeout=120)
+    assert good.returncode == 0, good.stderr
+    (capture,) = json.loads(good.stdout)["captures"]
+    assert {stream["ssrc"]: stream["lost"] for stream in capture["streams"]} == DTMF2_SSRCS
+
+    bad = subprocess.run([str(CONSOLE_SCRIPT), "analyze", str(tmp_path / "no-such.pcap"), str(G711A)],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    assert bad.returncode == ExitStatus.CANNOT_MEASURE
+    assert bad.stderr.strip() == f"homeshore analyze: no such file: {tmp_path / 'no-such.pcap'}"
+    assert "0xDEE0EE8F" in bad.stdout  # the good file is still reported

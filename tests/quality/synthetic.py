@@ -1,0 +1,141 @@
+"""Synthetic RTP, RTCP, STUN, DTLS and TURN packets, and pcap files holding them, built byte by byte for tests.
+
+Independent of homeshore: everything here is struct.pack against the RFCs, so a test that builds its input here
+and checks homeshore's output checks homeshore against the specifications, not against itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import struct
+from collections.abc import Iterable
+from pathlib import Path
+
+G711_PAYLOAD = b"\xd5" * 160  # 20 ms of PCMA silence
+STUN_MAGIC_COOKIE = 0x2112A442  # RFC 5389 §6
+_NTP_UNIX_OFFSET_S = 2_208_988_800  # RFC 868
+
+
+def rtp_packet(
+    seq: int,
+    ts: int,
+    ssrc: int,
+    pt: int = 8,
+    marker: bool = False,
+    payload: bytes = G711_PAYLOAD,
+    *,
+    csrcs: Iterable[int] = (),
+    extension: bytes | None = None,
+    extension_profile: int = 0xBEDE,
+    padding: int = 0,
+) -> bytes:
+    """An RTP packet (RFC 3550 §5.1). `extension` is the header extension body, a multiple of 4 bytes
+    (§5.3.1; 0xBEDE is RFC 8285's one-byte form); `padding` bytes, the last one counting them all (§5.1)."""
+    csrcs = tuple(csrcs)
+    first = 0x80 | (0x20 if padding else 0) | (0x10 if extension is not None else 0) | len(csrcs)
+    packet = struct.pack("!BBHII", first, (0x80 if marker else 0) | pt, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc)
+    packet += b"".join(struct.pack("!I", csrc) for csrc in csrcs)
+    if extension is not None:
+        assert len(extension) % 4 == 0
+        packet += struct.pack("!HH", extension_profile, len(extension) // 4) + extension
+    packet += payload
+    if padding:
+        packet += bytes(padding - 1) + bytes([padding])
+    return packet
+
+
+def rtp_header_len(packet: bytes) -> int:
+    """Bytes of fixed header, CSRC list and header extension of a packet built by `rtp_packet`."""
+    length = 12 + 4 * (packet[0] & 0x0F)
+    if packet[0] & 0x10:
+        length += 4 + 4 * struct.unpack_from("!H", packet, length + 2)[0]
+    return length
+
+
+def telephone_event(event: int, end: bool, volume: int, duration: int) -> bytes:
+    """An RFC 4733 §2.3 named-event payload: event, E|R|volume, duration (4 bytes)."""
+    return struct.pack("!BBH", event, (0x80 if end else 0) | volume, duration)
+
+
+# --- RTCP (RFC 3550 §6.4) --------------------------------------------------------------------------------------
+
+
+def report_block(ssrc: int, fraction: int = 0, lost: int = 0, highest: int = 0, jitter: int = 0, lsr: int = 0,
+                 dlsr: int = 0) -> bytes:
+    return struct.pack("!IB", ssrc, fraction) + lost.to_bytes(3, "big", signed=True) + struct.pack(
+        "!IIII", highest, jitter, lsr, dlsr
+    )
+
+
+def _rtcp_header(packet_type: int, count: int, length_bytes: int) -> bytes:
+    return struct.pack("!BBH", 0x80 | count, packet_type, length_bytes // 4 - 1)
+
+
+def rtcp_rr(ssrc: int, blocks: Iterable[bytes] = ()) -> bytes:
+    blocks = tuple(blocks)
+    body = struct.pack("!I", ssrc) + b"".join(blocks)
+    return _rtcp_header(201, len(blocks), 4 + len(body)) + body
+
+
+def rtcp_sr(ssrc: int, unix_time_s: float, rtp_ts: int, packets: int, octets: int,
+            blocks: Iterable[bytes] = ()) -> bytes:
+    blocks = tuple(blocks)
+    ntp = unix_time_s + _NTP_UNIX_OFFSET_S
+    msw = math.floor(ntp)
+    lsw = math.floor((ntp - msw) * 2**32)
+    body = struct.pack("!IIIIII", ssrc, msw & 0xFFFFFFFF, lsw, rtp_ts, packets, octets) + b"".join(blocks)
+    return _rtcp_header(200, len(blocks), 4 + len(body)) + body
+
+
+# --- WebRTC neighbours (RFC 7983) ------------------------------------------------------------------------------
+
+
+def stun_binding_request(transaction_id: bytes) -> bytes:
+    """RFC 5389 §6: Binding request (type 0x0001), no attributes."""
+    assert len(transaction_id) == 12
+    return struct.pack("!HHI", 0x0001, 0, STUN_MAGIC_COOKIE) + transaction_id
+
+
+def dtls_record(body: bytes, content_type: int = 22) -> bytes:
+    """RFC 6347 §4.1 record: type (22 handshake), version DTLS 1.2, epoch, 48-bit sequence, length."""
+    return struct.pack("!BHH6sH", content_type, 0xFEFD, 0, bytes(6), len(body)) + body
+
+
+def turn_channel_data(channel: int, data: bytes) -> bytes:
+    """RFC 8656 §12.4 ChannelData, padded to 4 bytes as over TCP (allowed over UDP, §12.5)."""
+    return struct.pack("!HH", channel, len(data)) + data + bytes(-len(data) % 4)
+
+
+# --- pcap files (draft-ietf-opsawg-pcap, microsecond resolution, LINKTYPE_ETHERNET) -----------------------------
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def udp_frame(src_ip: str, sport: int, dst_ip: str, dport: int, payload: bytes) -> bytes:
+    """An Ethernet II / IPv4 (no options, DF) / UDP frame."""
+    src, dst = ipaddress.IPv4Address(src_ip).packed, ipaddress.IPv4Address(dst_ip).packed
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+    ethernet = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + struct.pack("!H", 0x0800)
+    return ethernet + ip + udp
+
+
+def write_pcap(path: str | Path, packets: Iterable[tuple[float, str, int, str, int, bytes]]) -> Path:
+    """Write (time_s, src_ip, sport, dst_ip, dport, payload) datagrams as a little-endian microsecond pcap."""
+    path = Path(path)
+    with path.open("wb") as handle:
+        handle.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for time_s, src_ip, sport, dst_ip, dport, payload in packets:
+            frame = udp_frame(src_ip, sport, dst_ip, dport, payload)
+            seconds, micros = divmod(round(time_s * 1_000_000), 1_000_000)
+            handle.write(struct.pack("<IIII", seconds, micros, len(frame), len(frame)) + frame)
+    return path
