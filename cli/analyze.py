@@ -11,6 +11,7 @@ from homeshore.cli.status import ExitStatus
 from homeshore.cli.tables import streams_table, windows_table
 from homeshore.quality.capture import analyze_capture
 from homeshore.quality.export import capture_dict
+from homeshore.quality.jitterbuffer import parse_spec
 from homeshore.quality.pcapfile import CaptureError
 
 
@@ -18,17 +19,23 @@ from homeshore.quality.pcapfile import CaptureError
 @click.argument("captures", nargs=-1, required=True, type=click.Path(dir_okay=True, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of tables.")
 @click.option("--windows", is_flag=True, help="Also show the 10-second windows of every stream.")
+@click.option("--jitter-buffer", default="adaptive", show_default=True, metavar="adaptive|fixed:MS",
+              help="Receiver playout emulated for discards: adaptive, or a fixed depth in ms (e.g. fixed:60).")
 @click.pass_context
-def analyze(ctx: click.Context, captures: tuple[str, ...], as_json: bool, windows: bool) -> None:
+def analyze(ctx: click.Context, captures: tuple[str, ...], as_json: bool, windows: bool, jitter_buffer: str) -> None:
     """Score every RTP stream in pcap/pcapng CAPTURES: loss, jitter, bursts, MOS (ITU-T G.107).
 
     Exit code 0 when every file was analysed, 2 when any could not be read.
     """
+    try:
+        parse_spec(jitter_buffer)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--jitter-buffer") from None
     console = Console()
     results, failed = [], False
     for path in captures:
         try:
-            results.append(analyze_capture(path))
+            results.append(analyze_capture(path, jitter_buffer=jitter_buffer))
         except CaptureError as error:
             click.echo(f"homeshore analyze: {error}", err=True)
             failed = True

@@ -14,6 +14,7 @@ import struct
 
 from homeshore.quality import demux, rtcp, sip
 from homeshore.quality.decode import format_address, udp_datagram
+from homeshore.quality.jitterbuffer import parse_spec
 from homeshore.quality.results import FarEndReport, StreamResult
 from homeshore.quality.rtp import rtp_header_bytes
 from homeshore.quality.sequence import MAX_DROPOUT
@@ -48,7 +49,10 @@ class _FarEnd:
 
 
 class Analyzer:
-    def __init__(self, *, window_s: float = WINDOW_S, salt: bytes | None = None, on_window=None):
+    def __init__(self, *, window_s: float = WINDOW_S, salt: bytes | None = None, on_window=None,
+                 jitter_buffer: str = "adaptive"):
+        parse_spec(jitter_buffer)  # a bad value fails here, once, not per stream
+        self.jitter_buffer = jitter_buffer
         self.window_s = window_s
         self.salt = salt if salt is not None else os.urandom(16)  # Call-IDs are hashed, never kept
         self.on_window = on_window
@@ -124,7 +128,7 @@ class Analyzer:
     def _new_stream(self, time_s: float, flow: tuple, ssrc: int) -> RtpStream:
         src, sport, dst, dport, _channel = flow
         signalled = self._bindings.get((dst, dport)) or self._bindings.get((src, sport))
-        stream = RtpStream(ssrc, flow, time_s, signalled, self.window_s, self.on_window)
+        stream = RtpStream(ssrc, flow, time_s, signalled, self.window_s, self.on_window, self.jitter_buffer)
         if len(self.streams) > MAX_CANDIDATES:
             self._forget_unconfirmed()
         self._by_ssrc.setdefault(ssrc, []).append(stream)

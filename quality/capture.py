@@ -9,7 +9,8 @@ from homeshore.quality.pcapfile import CaptureError, CaptureReader
 from homeshore.quality.results import CaptureResult
 
 
-def analyze_capture(path: str | Path, *, window_s: float = WINDOW_S, salt: bytes | None = None) -> CaptureResult:
+def analyze_capture(path: str | Path, *, window_s: float = WINDOW_S, salt: bytes | None = None,
+                    jitter_buffer: str = "adaptive") -> CaptureResult:
     """Read `path` as a stream (never whole into memory) and analyse every RTP stream in it.
 
     Raises CaptureError with a one-line message for a missing, empty, unreadable or non-capture file; a capture cut
@@ -26,7 +27,7 @@ def analyze_capture(path: str | Path, *, window_s: float = WINDOW_S, salt: bytes
         raise CaptureError(f"cannot read {path}: {error.strerror}") from None
     with handle:
         reader = CaptureReader(handle, str(path))
-        analyzer = Analyzer(window_s=window_s, salt=salt)
+        analyzer = Analyzer(window_s=window_s, salt=salt, jitter_buffer=jitter_buffer)
         add_frame = analyzer.add_frame
         for time_s, linktype, frame in reader.frames():
             add_frame(time_s, linktype, frame)

@@ -5,6 +5,8 @@ WebRTC multiplexes STUN, DTLS, SRTP and SRTCP on one 5-tuple, and TURN relays wr
 
 from __future__ import annotations
 
+from homeshore.quality.rtcp import is_rtcp
+
 STUN = "stun"
 ZRTP = "zrtp"
 DTLS = "dtls"
@@ -22,7 +24,7 @@ def classify(payload: bytes) -> str:
         return OTHER
     first = payload[0]
     if 128 <= first <= 191:
-        if len(payload) >= 2 and is_rtcp_packet_type(payload[1]):
+        if is_rtcp(payload):
             return RTCP
         return RTP
     if first <= 3:
@@ -34,11 +36,6 @@ def classify(payload: bytes) -> str:
     if 16 <= first <= 19:
         return ZRTP
     return OTHER
-
-
-def is_rtcp_packet_type(second_byte: int) -> bool:
-    """RFC 5761 §4: RTP payload types 64-95 are not used, so a second byte of 192-223 means RTCP (PT 192-223)."""
-    return 192 <= second_byte <= 223
 
 
 def turn_channel_payload(payload: bytes) -> tuple[int, bytes] | None:

@@ -38,8 +38,13 @@ class FixedJitterBuffer:
         self._arrival0_s: float | None = None
         self._ts0 = 0
 
-    def offer(self, arrival_s: float, rtp_ts_ext: int) -> bool:
-        """True if the packet plays, False if it arrived after its playout time and is discarded."""
+    @property
+    def current_delay_ms(self) -> float:
+        return self.depth_ms
+
+    def offer(self, arrival_s: float, rtp_ts_ext: int, talkspurt_start: bool = False) -> bool:
+        """True if the packet plays, False if it arrived after its playout time and is discarded.
+        `talkspurt_start` is accepted for the same call as the adaptive buffer; a fixed buffer does not adapt."""
         if self._arrival0_s is None:
             self._arrival0_s, self._ts0 = arrival_s, rtp_ts_ext
         # Integer timestamp difference first: exact however large the extended timestamp grows.
@@ -54,6 +59,26 @@ class FixedJitterBuffer:
         """Take the next packet as the new reference (after a sequence or timestamp reset, or at a talkspurt
         the caller chooses to resync on). Counters carry on."""
         self._arrival0_s = None
+
+
+def make_jitter_buffer(spec: str, clock_hz: int) -> "FixedJitterBuffer | AdaptiveJitterBuffer":
+    """"adaptive" or "fixed:<depth ms>" (validated by `parse_spec`)."""
+    depth_ms = parse_spec(spec)
+    return AdaptiveJitterBuffer(clock_hz) if depth_ms is None else FixedJitterBuffer(clock_hz, depth_ms)
+
+
+def parse_spec(spec: str) -> float | None:
+    """None for "adaptive", the depth in ms for "fixed:N"; ValueError with a one-line message otherwise."""
+    if spec == "adaptive":
+        return None
+    kind, _, depth = spec.partition(":")
+    try:
+        depth_ms = float(depth)
+    except ValueError:
+        depth_ms = -1.0
+    if kind != "fixed" or not 0 <= depth_ms <= 10_000:
+        raise ValueError(f"jitter buffer must be 'adaptive' or 'fixed:<ms>' (0-10000), not {spec!r}")
+    return depth_ms
 
 
 class AdaptiveJitterBuffer:

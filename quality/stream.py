@@ -20,7 +20,7 @@ from homeshore.quality.codecs import (
     is_event_codec,
 )
 from homeshore.quality.jitter import JitterMeter
-from homeshore.quality.jitterbuffer import AdaptiveJitterBuffer
+from homeshore.quality.jitterbuffer import make_jitter_buffer
 from homeshore.quality.results import LossFigures, QualityScore, WindowResult
 from homeshore.quality.sequence import DUPLICATE, IN_ORDER, MAX_DROPOUT, MISSING, RESET, STRAY, SequenceTracker
 
@@ -74,9 +74,11 @@ class RtpStream:
         "_window_mark",
         "far_end",
         "on_window",
+        "jitter_buffer_spec",
     )
 
-    def __init__(self, ssrc: int, flow, start_s: float, signalled: dict | None, window_s: float, on_window=None):
+    def __init__(self, ssrc: int, flow, start_s: float, signalled: dict | None, window_s: float, on_window=None,
+                 jitter_buffer: str = "adaptive"):
         self.ssrc = ssrc
         self.flow = flow  # opaque to the stream: the analyzer's description of where it came from
         self.signalled = signalled  # SDP rtpmap for this flow: pt -> (name, clock_hz, channels), or None
@@ -99,7 +101,7 @@ class RtpStream:
         self.cn_pts: frozenset[int] = COMFORT_NOISE_PAYLOAD_TYPES
         self.sequence: SequenceTracker | None = None
         self.jitter: JitterMeter | None = None
-        self.jitter_buffer: AdaptiveJitterBuffer | None = None
+        self.jitter_buffer = None  # made when the clock rate is known
         self.ts_ext = 0
         self._last_ts = 0
         self._last_seq = 0
@@ -112,6 +114,7 @@ class RtpStream:
         self._window_mark = (0, 0, 0, 0)  # expected, packets accounted, duplicates, reordered at the window's start
         self.far_end = None  # set by the analyzer from RTCP
         self.on_window = on_window
+        self.jitter_buffer_spec = jitter_buffer
 
     # --- arrival -------------------------------------------------------------------------------------------
     def add(self, arrival_s: float, marker: bool, payload_type: int, sequence: int, timestamp: int, size: int) -> None:
@@ -203,7 +206,7 @@ class RtpStream:
                 self.problems.append(f"clock mismatch: {source} says {stated} Hz, timestamps step at {inferred} Hz")
         if self.clock_hz:
             self.jitter = JitterMeter(self.clock_hz)
-            self.jitter_buffer = AdaptiveJitterBuffer(self.clock_hz)
+            self.jitter_buffer = make_jitter_buffer(self.jitter_buffer_spec, self.clock_hz)
             audio = self.clock_hz < VIDEO_CLOCK_HZ and self.nominal_ts_step
             self._silence_ts_step = SILENCE_TS_STEPS * self.nominal_ts_step if audio else 0x7FFFFFFF
 

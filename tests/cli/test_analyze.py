@@ -194,3 +194,25 @@ def test_console_script_runs_and_sets_the_exit_code(tmp_path, pcaps):
     assert bad.returncode == ExitStatus.CANNOT_MEASURE
     assert bad.stderr.strip() == f"homeshore analyze: no such file: {tmp_path / 'no-such.pcap'}"
     assert "0xDEE0EE8F" in bad.stdout  # the good file is still reported
+
+
+def _discarded(*options: str) -> int:
+    """Discards of the 2.6-ms-jitter stream of pcap2wav_one.pcap (405 packets, SSRC 0x3522CD97)."""
+    result = invoke("--json", *options, str(PCAPS / "pcap2wav_one.pcap"))
+    assert result.exit_code == 0, result.output
+    streams = json.loads(result.stdout)["captures"][0]["streams"]
+    return next(s["discarded"] for s in streams if s["ssrc"] == 0x3522CD97)
+
+
+def test_fixed_jitter_buffer_depth_decides_the_discards(pcaps):
+    """A buffer with no depth discards every packet later than the first one's transit; one of a second, none."""
+    assert _discarded("--jitter-buffer", "fixed:0") > 0
+    assert _discarded("--jitter-buffer", "fixed:1000") == 0
+    assert _discarded("--jitter-buffer", "fixed:0") >= _discarded("--jitter-buffer", "fixed:5")
+
+
+@pytest.mark.parametrize("spec", ["fixed", "fixed:-1", "elastic", "fixed:abc"])
+def test_bad_jitter_buffer_is_one_line_and_status_2(spec, pcaps):
+    result = invoke("--jitter-buffer", spec, str(PCAPS / "sipp_g711a.pcap"))
+    assert result.exit_code == ExitStatus.CANNOT_MEASURE
+    assert "Traceback" not in result.output and "jitter buffer must be" in result.output
