@@ -51,8 +51,7 @@ class _FarEnd:
 class Analyzer:
     def __init__(self, *, window_s: float = WINDOW_S, salt: bytes | None = None, on_window=None,
                  jitter_buffer: str = "adaptive"):
-        parse_spec(jitter_buffer)  # a bad value fails here, once, not per stream
-        self.jitter_buffer = jitter_buffer
+        self.jitter_buffer_ms = parse_spec(jitter_buffer)  # None: adaptive. A bad value fails here, once.
         self.window_s = window_s
         self.salt = salt if salt is not None else os.urandom(16)  # Call-IDs are hashed, never kept
         self.on_window = on_window
@@ -84,7 +83,7 @@ class Analyzer:
             stream = self.streams.get((src, sport, dst, dport, 0, ssrc))
             if stream is not None:
                 self.udp_datagrams += 1
-                size = end - start - 12 if not first & 0x3F else _payload_bytes(frame[start:end])
+                size = end - start - 12 if not first & 0x3F else _payload_bytes(frame, start, end)
                 if size < 0:
                     self.malformed_rtp += 1
                     return
@@ -114,7 +113,7 @@ class Analyzer:
 
     def _add_rtp(self, time_s: float, flow: tuple, payload: bytes) -> None:
         first, second, seq, ts, ssrc = _RTP_HEADER.unpack_from(payload)
-        size = _payload_bytes(payload)
+        size = _payload_bytes(payload, 0, len(payload))
         if size < 0:
             self.malformed_rtp += 1  # cut inside its CSRC list or extension, or padding longer than the packet
             return
@@ -128,7 +127,7 @@ class Analyzer:
     def _new_stream(self, time_s: float, flow: tuple, ssrc: int) -> RtpStream:
         src, sport, dst, dport, _channel = flow
         signalled = self._bindings.get((dst, dport)) or self._bindings.get((src, sport))
-        stream = RtpStream(ssrc, flow, time_s, signalled, self.window_s, self.on_window, self.jitter_buffer)
+        stream = RtpStream(ssrc, flow, time_s, signalled, self.window_s, self.on_window, self.jitter_buffer_ms)
         if len(self.streams) > MAX_CANDIDATES:
             self._forget_unconfirmed()
         self._by_ssrc.setdefault(ssrc, []).append(stream)
@@ -261,17 +260,17 @@ class Analyzer:
         )
 
 
-def _payload_bytes(packet: bytes) -> int:
+def _payload_bytes(packet: bytes, start: int, end: int) -> int:
     """RTP payload bytes after header, CSRCs and extension, padding removed; -1 when the header does not fit.
 
     In SRTP the padding count is encrypted with the payload and the packet ends with the authentication tag
     (RFC 3711 §3.1), so a "padding" longer than the payload is not a malformed packet: it is left in."""
-    header = rtp_header_bytes(packet)
+    header = rtp_header_bytes(packet, start, end)
     if header is None:
         return -1
-    size = len(packet) - header
-    if packet[0] & 0x20 and packet[-1] <= size:
-        size -= packet[-1]
+    size = end - start - header
+    if packet[start] & 0x20 and packet[end - 1] <= size:
+        size -= packet[end - 1]
     return size
 
 

@@ -61,9 +61,8 @@ class FixedJitterBuffer:
         self._arrival0_s = None
 
 
-def make_jitter_buffer(spec: str, clock_hz: int) -> "FixedJitterBuffer | AdaptiveJitterBuffer":
-    """"adaptive" or "fixed:<depth ms>" (validated by `parse_spec`)."""
-    depth_ms = parse_spec(spec)
+def make_jitter_buffer(depth_ms: float | None, clock_hz: int) -> "FixedJitterBuffer | AdaptiveJitterBuffer":
+    """An adaptive buffer for None, else a fixed one of `depth_ms` (as `parse_spec` returns them)."""
     return AdaptiveJitterBuffer(clock_hz) if depth_ms is None else FixedJitterBuffer(clock_hz, depth_ms)
 
 

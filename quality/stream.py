@@ -74,11 +74,11 @@ class RtpStream:
         "_window_mark",
         "far_end",
         "on_window",
-        "jitter_buffer_spec",
+        "jitter_buffer_ms",
     )
 
     def __init__(self, ssrc: int, flow, start_s: float, signalled: dict | None, window_s: float, on_window=None,
-                 jitter_buffer: str = "adaptive"):
+                 jitter_buffer_ms: float | None = None):
         self.ssrc = ssrc
         self.flow = flow  # opaque to the stream: the analyzer's description of where it came from
         self.signalled = signalled  # SDP rtpmap for this flow: pt -> (name, clock_hz, channels), or None
@@ -114,7 +114,7 @@ class RtpStream:
         self._window_mark = (0, 0, 0, 0)  # expected, packets accounted, duplicates, reordered at the window's start
         self.far_end = None  # set by the analyzer from RTCP
         self.on_window = on_window
-        self.jitter_buffer_spec = jitter_buffer
+        self.jitter_buffer_ms = jitter_buffer_ms  # None: adaptive playout; else a fixed depth
 
     # --- arrival -------------------------------------------------------------------------------------------
     def add(self, arrival_s: float, marker: bool, payload_type: int, sequence: int, timestamp: int, size: int) -> None:
@@ -206,7 +206,7 @@ class RtpStream:
                 self.problems.append(f"clock mismatch: {source} says {stated} Hz, timestamps step at {inferred} Hz")
         if self.clock_hz:
             self.jitter = JitterMeter(self.clock_hz)
-            self.jitter_buffer = make_jitter_buffer(self.jitter_buffer_spec, self.clock_hz)
+            self.jitter_buffer = make_jitter_buffer(self.jitter_buffer_ms, self.clock_hz)
             audio = self.clock_hz < VIDEO_CLOCK_HZ and self.nominal_ts_step
             self._silence_ts_step = SILENCE_TS_STEPS * self.nominal_ts_step if audio else 0x7FFFFFFF
 
