@@ -50,8 +50,11 @@ class _FarEnd:
 
 class Analyzer:
     def __init__(self, *, window_s: float = WINDOW_S, salt: bytes | None = None, on_window=None,
-                 jitter_buffer: str = "adaptive"):
+                 jitter_buffer: str = "adaptive", local_addresses: frozenset[bytes] = frozenset()):
         self.jitter_buffer_ms = parse_spec(jitter_buffer)  # None: adaptive. A bad value fails here, once.
+        # Live capture on the machine itself: RTCP it sends carries its own view (and no usable round trip: LSR/DLSR
+        # give an RTT only where the report arrives), so only received reports describe the far end.
+        self.local_addresses = local_addresses
         self.window_s = window_s
         self.salt = salt if salt is not None else os.urandom(16)  # Call-IDs are hashed, never kept
         self.on_window = on_window
@@ -68,6 +71,11 @@ class Analyzer:
         self.dtls_packets = 0
         self.sip_messages = 0
         self.malformed_rtp = 0
+        # For grouping streams into calls (live capture): SDP media endpoint -> salted Call-ID hash, the calls a
+        # SIP BYE ended, and the SSRCs an RTCP BYE said goodbye for. Consumers take what they need and clear.
+        self.call_of_endpoint: dict[tuple[bytes, int], str] = {}
+        self.ended_calls: set[str] = set()
+        self.bye_ssrcs: set[int] = set()
 
     # --- input ---------------------------------------------------------------------------------------------
     def add_frame(self, time_s: float, linktype: int, frame: bytes) -> None:
@@ -91,14 +99,28 @@ class Analyzer:
                 return
         self.add_udp(time_s, src, sport, dst, dport, frame[start:end])
 
-    def add_udp(self, time_s: float, src: bytes, sport: int, dst: bytes, dport: int, payload: bytes, channel: int = 0) -> None:
+    def add_snapped_frame(self, time_s: float, linktype: int, frame: bytes) -> None:
+        """A frame from live capture, where the kernel kept the headers only (snaplen.py): the RTP payload size
+        comes from the UDP length, since the payload itself never reached this process."""
+        self.packets_read += 1
+        datagram = udp_datagram(linktype, frame, snapped=True)
+        if datagram is None:
+            self.undecoded += 1
+            return
+        src, sport, dst, dport, start, end = datagram
+        self.add_udp(time_s, src, sport, dst, dport, frame[start:end], wire_bytes=end - start)
+
+    def add_udp(self, time_s: float, src: bytes, sport: int, dst: bytes, dport: int, payload: bytes, channel: int = 0,
+                wire_bytes: int | None = None) -> None:
+        """One UDP payload. `wire_bytes`: the datagram's payload size on the wire when `payload` holds only its
+        headers (live capture); None when `payload` is the whole datagram."""
         self.udp_datagrams += 1
         if len(payload) >= 12 and 128 <= payload[0] <= 191 and not 192 <= payload[1] <= 223:
-            self._add_rtp(time_s, (src, sport, dst, dport, channel), payload)
+            self._add_rtp(time_s, (src, sport, dst, dport, channel), payload, wire_bytes)
             return
         kind = demux.classify(payload)
         if kind == demux.RTCP:
-            self._add_rtcp(time_s, payload)
+            self._add_rtcp(time_s, payload, sent_here=src in self.local_addresses)
         elif kind == demux.STUN:
             self.stun_packets += 1
         elif kind == demux.DTLS:
@@ -106,14 +128,20 @@ class Analyzer:
         elif sip.looks_like_sip(payload):
             self._add_sip(payload)
         elif kind == demux.TURN_CHANNEL and channel == 0:
-            inner = demux.turn_channel_payload(payload)
+            inner = demux.turn_channel_payload(payload, wire_bytes)
             if inner is not None:
                 self.udp_datagrams -= 1  # the same datagram, counted once
-                self.add_udp(time_s, src, sport, dst, dport, inner[1], channel=inner[0])
+                channel, data, length = inner
+                self.add_udp(time_s, src, sport, dst, dport, data, channel=channel,
+                             wire_bytes=None if wire_bytes is None else length)
 
-    def _add_rtp(self, time_s: float, flow: tuple, payload: bytes) -> None:
+    def _add_rtp(self, time_s: float, flow: tuple, payload: bytes, wire_bytes: int | None = None) -> None:
         first, second, seq, ts, ssrc = _RTP_HEADER.unpack_from(payload)
-        size = _payload_bytes(payload, 0, len(payload))
+        if wire_bytes is None:
+            size = _payload_bytes(payload, 0, len(payload))
+        else:
+            header = rtp_header_bytes(payload)
+            size = -1 if header is None else wire_bytes - header  # padding is not known without the payload
         if size < 0:
             self.malformed_rtp += 1  # cut inside its CSRC list or extension, or padding longer than the packet
             return
@@ -156,13 +184,16 @@ class Analyzer:
                 del self.streams[key]
                 self._by_ssrc[stream.ssrc].remove(stream)
 
-    def _add_rtcp(self, time_s: float, payload: bytes) -> None:
+    def _add_rtcp(self, time_s: float, payload: bytes, sent_here: bool = False) -> None:
         compound = rtcp.parse_compound(payload)
         if compound is None:
             self.malformed_rtcp += 1
             return
         self.rtcp_packets += 1
         for packet in compound.packets:
+            self.bye_ssrcs.update(packet.bye_ssrcs)
+            if sent_here:
+                continue
             for block in packet.reports:
                 far_end = self._far_end.get(block.ssrc)
                 if far_end is None:
@@ -183,6 +214,8 @@ class Analyzer:
         if message is None:
             return
         self.sip_messages += 1
+        if message.method == "BYE":
+            self.ended_calls.add(message.call_key)
         if message.sdp is None:
             return
         for media in message.sdp.media:
@@ -194,8 +227,43 @@ class Analyzer:
                 continue
             rtpmap = dict(media.rtpmap)
             self._bindings[(address, media.port)] = rtpmap
+            self.call_of_endpoint[(address, media.port)] = message.call_key
             if not media.rtcp_mux:
                 self._bindings[(address, media.port + 1)] = rtpmap
+
+    # --- live capture: the clock moves on even when packets stop ---------------------------------------------
+    def advance(self, now_s: float) -> None:
+        """Close every window that ended before `now_s` (Unix time), so a stream that went quiet still yields
+        its 10-second samples on time."""
+        for stream in self.unique_streams():
+            stream.advance(now_s)
+
+    def unique_streams(self) -> list[RtpStream]:
+        """Each stream once (a stream that changed port is reachable under both flows)."""
+        return list({id(stream): stream for stream in self.streams.values()}.values())
+
+    def remove(self, stream: RtpStream) -> StreamResult | None:
+        """End one stream (idle, or its call ended): its final figures, and it is forgotten, so a daemon that
+        runs for weeks keeps only the calls in progress. None for a flow never confirmed as RTP."""
+        stream.finish()
+        result = self._result(stream) if stream.confirmed and stream.sequence is not None else None
+        for key in [key for key, value in self.streams.items() if value is stream]:
+            del self.streams[key]
+        siblings = self._by_ssrc.get(stream.ssrc, [])
+        if stream in siblings:
+            siblings.remove(stream)
+        if not siblings:
+            self._by_ssrc.pop(stream.ssrc, None)
+            self._far_end.pop(stream.ssrc, None)
+            self.bye_ssrcs.discard(stream.ssrc)
+        return result
+
+    def forget_call(self, call_key: str) -> None:
+        """A call is over: its SDP endpoints no longer bind new streams to it."""
+        self.ended_calls.discard(call_key)
+        for endpoint in [e for e, key in self.call_of_endpoint.items() if key == call_key]:
+            del self.call_of_endpoint[endpoint]
+            self._bindings.pop(endpoint, None)
 
     # --- output --------------------------------------------------------------------------------------------
     def finish(self) -> list[StreamResult]:

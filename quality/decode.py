@@ -42,11 +42,14 @@ _U32_LE = struct.Struct("<I").unpack_from
 Datagram = tuple[bytes, int, bytes, int, int, int]
 
 
-def udp_datagram(linktype: int, frame: bytes) -> Datagram | None:
+def udp_datagram(linktype: int, frame: bytes, snapped: bool = False) -> Datagram | None:
     """(src_addr, src_port, dst_addr, dst_port, payload_start, payload_end) of the UDP datagram in a frame.
 
     Addresses are raw bytes (4 for IPv4, 16 for IPv6); the payload is frame[payload_start:payload_end], which
     excludes link-layer padding and trailers. None when the frame holds no complete, unfragmented UDP datagram.
+
+    `snapped`: live capture, where the kernel kept the headers only (see snaplen.py). The UDP header must be
+    there; payload_end is where the datagram ends on the wire (its UDP length), which may lie past the frame.
     """
     if linktype == LINKTYPE_ETHERNET:
         try:
@@ -59,7 +62,7 @@ def udp_datagram(linktype: int, frame: bytes) -> Datagram | None:
             and proto == _IPPROTO_UDP
             and not frag & 0x3FFF  # neither more-fragments nor an offset (RFC 791)
             and 8 <= udp_len <= ip_len - 20
-            and ip_len + 14 <= len(frame)
+            and (ip_len + 14 <= len(frame) or snapped)
         ):
             return src, sport, dst, dport, 42, 34 + udp_len
         off = 14
@@ -78,8 +81,8 @@ def udp_datagram(linktype: int, frame: bytes) -> Datagram | None:
             return None
         version = frame[0] >> 4
         if version == 4:
-            return _ipv4(frame, 0)
-        return _ipv6(frame, 0) if version == 6 else None
+            return _ipv4(frame, 0, snapped)
+        return _ipv6(frame, 0, snapped) if version == 6 else None
     elif linktype == LINKTYPE_NULL or linktype == LINKTYPE_LOOP:
         if len(frame) < 4:
             return None
@@ -92,8 +95,8 @@ def udp_datagram(linktype: int, frame: bytes) -> Datagram | None:
             if family > 0xFFFF:
                 family = frame[0] << 24 | frame[1] << 16 | frame[2] << 8 | frame[3]
         if family == _AF_INET:
-            return _ipv4(frame, 4)
-        return _ipv6(frame, 4) if family in _AF_INET6 else None
+            return _ipv4(frame, 4, snapped)
+        return _ipv6(frame, 4, snapped) if family in _AF_INET6 else None
     else:
         return None
     while ethertype in _VLAN_TPIDS:  # any stack of 802.1Q / 802.1ad tags
@@ -102,18 +105,18 @@ def udp_datagram(linktype: int, frame: bytes) -> Datagram | None:
         ethertype = frame[off + 2] << 8 | frame[off + 3]
         off += 4
     if ethertype == _ETHERTYPE_IPV4:
-        return _ipv4(frame, off)
-    return _ipv6(frame, off) if ethertype == _ETHERTYPE_IPV6 else None
+        return _ipv4(frame, off, snapped)
+    return _ipv6(frame, off, snapped) if ethertype == _ETHERTYPE_IPV6 else None
 
 
-def _ipv4(frame: bytes, off: int) -> Datagram | None:
+def _ipv4(frame: bytes, off: int, snapped: bool = False) -> Datagram | None:
     n = len(frame)
     if n < off + 20:
         return None
     ver_ihl = frame[off]
     if ver_ihl >> 4 != 4:
         # An IPv6 packet labelled IPv4 (a misconfigured tunnel or loopback): Wireshark follows the version.
-        return _ipv6(frame, off) if ver_ihl >> 4 == 6 else None
+        return _ipv6(frame, off, snapped) if ver_ihl >> 4 == 6 else None
     header_len = (ver_ihl & 0x0F) * 4
     if header_len < 20:
         return None
@@ -125,20 +128,22 @@ def _ipv4(frame: bytes, off: int) -> Datagram | None:
     elif ip_len < header_len:
         return None
     else:
-        end = min(off + ip_len, n)  # strips Ethernet padding and trailers
+        end = off + ip_len if snapped else min(off + ip_len, n)  # strips Ethernet padding and trailers
     return _udp(frame, off + header_len, end, frame[off + 12 : off + 16], frame[off + 16 : off + 20])
 
 
-def _ipv6(frame: bytes, off: int) -> Datagram | None:
+def _ipv6(frame: bytes, off: int, snapped: bool = False) -> Datagram | None:
     n = len(frame)
     if n < off + 40 or frame[off] >> 4 != 6:
         return None
     # Payload length 0 is a jumbogram (RFC 2675), whose UDP length 0 is unsupported, or nothing at all.
-    end = min(off + 40 + (frame[off + 4] << 8 | frame[off + 5]), n)  # strips Ethernet padding and trailers
+    end = off + 40 + (frame[off + 4] << 8 | frame[off + 5])
+    if not snapped:
+        end = min(end, n)  # strips Ethernet padding and trailers
     next_header = frame[off + 6]
     p = off + 40
     while next_header != _IPPROTO_UDP:  # RFC 8200 section 4: walk the extension headers
-        if p + 8 > end:
+        if p + 8 > min(end, n):
             return None
         if next_header in _IPV6_EXT_8:
             next_header, p = frame[p], p + (frame[p + 1] + 1) * 8
@@ -154,7 +159,7 @@ def _ipv6(frame: bytes, off: int) -> Datagram | None:
 
 
 def _udp(frame: bytes, p: int, end: int, src: bytes, dst: bytes) -> Datagram | None:
-    if p + 8 > end:
+    if p + 8 > min(end, len(frame)):
         return None
     sport, dport, udp_len = _UDP(frame, p)
     if udp_len < 8 or p + udp_len > end:

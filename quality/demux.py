@@ -38,13 +38,16 @@ def classify(payload: bytes) -> str:
     return OTHER
 
 
-def turn_channel_payload(payload: bytes) -> tuple[int, bytes] | None:
-    """RFC 8656 §12.4 ChannelData: (channel number, application data), or None when malformed."""
+def turn_channel_payload(payload: bytes, wire_bytes: int | None = None) -> tuple[int, bytes, int] | None:
+    """RFC 8656 §12.4 ChannelData: (channel number, application data, its length), or None when malformed.
+
+    `wire_bytes`: the datagram's size on the wire when `payload` holds only its headers (live capture); the data
+    returned is then only the part captured, and the length says how long it was."""
     if len(payload) < _TURN_CHANNEL_HEADER_BYTES:
         return None
     channel = (payload[0] << 8) | payload[1]
     length = (payload[2] << 8) | payload[3]
     end = _TURN_CHANNEL_HEADER_BYTES + length
-    if not 0x4000 <= channel <= 0x4FFF or end > len(payload):
+    if not 0x4000 <= channel <= 0x4FFF or end > (len(payload) if wire_bytes is None else wire_bytes):
         return None
-    return channel, payload[_TURN_CHANNEL_HEADER_BYTES:end]
+    return channel, payload[_TURN_CHANNEL_HEADER_BYTES:end], length

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+from homeshore.quality.calls import CallSample
 from homeshore.quality.results import CaptureResult, LossFigures, StreamResult, WindowResult
 
 
@@ -95,4 +98,26 @@ def capture_dict(capture: CaptureResult, *, windows: bool = False) -> dict:
         "sip_messages": capture.sip_messages,
         "warnings": list(capture.warnings),
         "streams": [stream_dict(stream, windows=windows) for stream in capture.streams],
+    }
+
+
+def sample_dict(sample: CallSample) -> dict:
+    """One line of `homeshore calls --json`."""
+    return {
+        "phase": sample.phase,
+        "time": datetime.fromtimestamp(sample.time_s, timezone.utc).isoformat(timespec="milliseconds"),
+        "call": sample.call,
+        "direction": sample.direction,
+        "source": sample.source,
+        "ssrc": sample.ssrc,
+        "codec": sample.codec,
+        "packets": sample.packets,
+        "lost": sample.lost,
+        "lost_total": sample.lost_total,
+        "loss_pct": sample.loss_pct,
+        "jitter_ms": sample.jitter_ms,
+        "jitter_max_ms": sample.jitter_max_ms,
+        "rtt_ms": sample.rtt_ms,
+        "r_factor": sample.r_factor,
+        "mos": sample.mos,
     }

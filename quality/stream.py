@@ -213,7 +213,7 @@ class RtpStream:
     # --- accounting ----------------------------------------------------------------------------------------
     def _account(self, arrival: float, marker: bool, payload_type: int, seq: int, timestamp: int, size: int) -> None:
         window_index = int((self.start_s + arrival) // self.window_s)
-        if window_index != self._window_index:
+        if window_index > self._window_index:  # (a packet stamped before a window live capture closed joins the next)
             self._close_window(window_index)
         self.accounted += 1
         tracker = self.sequence
@@ -287,7 +287,7 @@ class RtpStream:
 
     def _close_window(self, next_index: int) -> None:
         tracker = self.sequence
-        if tracker is not None:
+        if tracker is not None and self.accounted > self._window_mark[1]:  # (a live stream gone quiet: no sample)
             expected_before, accounted_before, duplicates_before, reordered_before = self._window_mark
             loss = loss_figures(tracker.loss_map()[expected_before:], self.nominal_packet_ms)
             jitter = self.jitter
@@ -315,6 +315,12 @@ class RtpStream:
         if self.clock_hz and self.nominal_ts_step:
             return 1000.0 * self.nominal_ts_step / self.clock_hz
         return 20.0
+
+    def advance(self, now_s: float) -> None:
+        """Live capture: close the current window once `now_s` (Unix time) has passed its end, even if no packet
+        came since. A stream still in probation has no windows yet."""
+        if self.pending is None and now_s >= self._window_end_s:
+            self._close_window(int(now_s // self.window_s))
 
     def finish(self) -> None:
         """End of capture or of the stream: settle a short stream and close its last window."""

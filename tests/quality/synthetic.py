@@ -139,3 +139,29 @@ def write_pcap(path: str | Path, packets: Iterable[tuple[float, str, int, str, i
             seconds, micros = divmod(round(time_s * 1_000_000), 1_000_000)
             handle.write(struct.pack("<IIII", seconds, micros, len(frame), len(frame)) + frame)
     return path
+
+
+def rtcp_bye(ssrcs: Iterable[int]) -> bytes:
+    """RFC 3550 §6.6 BYE without a reason."""
+    ssrcs = tuple(ssrcs)
+    body = b"".join(struct.pack("!I", ssrc) for ssrc in ssrcs)
+    return _rtcp_header(203, len(ssrcs), 4 + len(body)) + body
+
+
+def sip_message(start_line: str, call_id: str, cseq: str, sdp: str | None = None, *,
+                from_uri: str = "sip:+447700900123@example.com", to_uri: str = "sip:+441632960001@example.net") -> bytes:
+    """A SIP message (RFC 3261) with the headers that carry personal data filled in, and an optional SDP body."""
+    body = sdp.replace("\n", "\r\n").encode() if sdp else b""
+    head = (
+        f"{start_line}\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776\r\nFrom: \"Jane Caller\" <{from_uri}>;tag=1\r\n"
+        f"To: <{to_uri}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\nContact: <{from_uri}>\r\n"
+        + ("Content-Type: application/sdp\r\n" if sdp else "")
+        + f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def sdp_offer(address: str, port: int, payload_types: str = "8 101",
+              rtpmaps: str = "a=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\n") -> str:
+    return (f"v=0\no=- 1 1 IN IP4 {address}\ns=-\nc=IN IP4 {address}\nt=0 0\n"
+            f"m=audio {port} RTP/AVP {payload_types}\n{rtpmaps}")
