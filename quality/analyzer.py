@@ -13,7 +13,7 @@ import socket
 import struct
 
 from homeshore.quality import demux, rtcp, sip
-from homeshore.quality.decode import format_address, udp_datagram
+from homeshore.quality.decode import format_address, tcp_segment, udp_datagram
 from homeshore.quality.jitterbuffer import parse_spec
 from homeshore.quality.results import FarEndReport, StreamResult
 from homeshore.quality.rtp import rtp_header_bytes
@@ -22,6 +22,8 @@ from homeshore.quality.stream import RtpStream
 
 WINDOW_S = 10.0
 MAX_CANDIDATES = 4096  # unconfirmed RTP-like flows kept at once; encrypted noise must not grow memory
+MAX_SIP_TCP_FLOWS = 256  # SIP-over-TCP connections followed at once (a softphone has one or two)
+MAX_SIP_TCP_BUFFER = 65536  # bytes of an incomplete SIP message kept per connection
 _RTP_HEADER = struct.Struct("!BBHII")
 
 
@@ -76,13 +78,14 @@ class Analyzer:
         self.call_of_endpoint: dict[tuple[bytes, int], str] = {}
         self.ended_calls: set[str] = set()
         self.bye_ssrcs: set[int] = set()
+        self._sip_tcp: dict[tuple, tuple[int, bytes]] = {}  # connection -> (next sequence number, unparsed bytes)
 
     # --- input ---------------------------------------------------------------------------------------------
     def add_frame(self, time_s: float, linktype: int, frame: bytes) -> None:
         self.packets_read += 1
         datagram = udp_datagram(linktype, frame)
         if datagram is None:
-            self.undecoded += 1
+            self._add_other(linktype, frame)
             return
         src, sport, dst, dport, start, end = datagram
         if end - start >= 12 and 128 <= frame[start] <= 191 and not 192 <= frame[start + 1] <= 223:
@@ -105,7 +108,7 @@ class Analyzer:
         self.packets_read += 1
         datagram = udp_datagram(linktype, frame, snapped=True)
         if datagram is None:
-            self.undecoded += 1
+            self._add_other(linktype, frame)  # SIP over TCP is kept whole by the kernel filter
             return
         src, sport, dst, dport, start, end = datagram
         self.add_udp(time_s, src, sport, dst, dport, frame[start:end], wire_bytes=end - start)
@@ -134,6 +137,38 @@ class Analyzer:
                 channel, data, length = inner
                 self.add_udp(time_s, src, sport, dst, dport, data, channel=channel,
                              wire_bytes=None if wire_bytes is None else length)
+
+    def _add_other(self, linktype: int, frame: bytes) -> None:
+        """Not UDP: SIP over TCP is read (RFC 3261 §18.3: messages framed by Content-Length); the rest counted."""
+        self.undecoded += 1  # not UDP (counted so whatever it carries)
+        segment = tcp_segment(linktype, frame)
+        if segment is None:
+            return
+        src, sport, dst, dport, sequence, start, end = segment
+        if start == end:
+            return
+        connection = (src, sport, dst, dport)
+        state = self._sip_tcp.get(connection)
+        data = frame[start:end]
+        if state is not None and state[0] != sequence:
+            if (sequence - state[0]) & 0xFFFFFFFF >= 0x80000000:
+                return  # a retransmission of what was read already
+            state = None  # a gap (a segment the capture missed): resynchronise on the next start line
+        if state is None:
+            if not sip.may_start_message(data):
+                return
+            if len(self._sip_tcp) >= MAX_SIP_TCP_FLOWS:
+                del self._sip_tcp[next(iter(self._sip_tcp))]
+            buffered = data
+        else:
+            buffered = state[1] + data
+        messages, rest = sip.split_stream(buffered)
+        for message in messages:
+            self._add_sip(message)
+        if len(rest) > MAX_SIP_TCP_BUFFER or (rest and not sip.may_start_message(rest)):
+            self._sip_tcp.pop(connection, None)  # not SIP after all, or a message too large to be one
+        else:
+            self._sip_tcp[connection] = ((sequence + len(data)) & 0xFFFFFFFF, rest)
 
     def _add_rtp(self, time_s: float, flow: tuple, payload: bytes, wire_bytes: int | None = None) -> None:
         first, second, seq, ts, ssrc = _RTP_HEADER.unpack_from(payload)

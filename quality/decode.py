@@ -1,7 +1,8 @@
-"""Link layer to UDP datagram: where a captured frame's UDP payload is, and between which endpoints.
+"""Link layer to UDP datagram (or TCP segment, for SIP over TCP): where a captured frame's payload is, and
+between which endpoints.
 
 Pure and total: any bytes with any link type give a tuple or None, never an exception. Fragmented
-datagrams give None (no reassembly; the caller counts them), as do ARP, TCP, ICMP (including the UDP header
+datagrams give None (no reassembly; the caller counts them), as do ARP, ICMP (including the UDP header
 quoted inside an ICMP error), truncated headers and UDP lengths that run past the IP packet or the capture.
 The common case, Ethernet + IPv4 without options + UDP, is decoded by one `unpack_from` before anything else.
 """
@@ -28,6 +29,7 @@ _ETHERTYPE_IPV6 = 0x86DD
 _VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))  # 802.1Q, 802.1ad, the pre-standard QinQ tag
 _AF_INET = 2
 _AF_INET6 = frozenset((24, 28, 30))  # NetBSD/OpenBSD, FreeBSD, Darwin (as Wireshark's null dissector)
+_IPPROTO_TCP = 6
 _IPPROTO_UDP = 17
 _IPV6_EXT_8 = frozenset((0, 43, 60))  # hop-by-hop, routing, destination options: length in 8-octet units
 _IPV6_FRAGMENT = 44
@@ -37,9 +39,11 @@ _IPV6_AH = 51  # RFC 4302: length in 4-octet units, minus 2
 # offset, protocol, source, destination, source port, destination port, UDP length.
 _ETH_IPV4_UDP = struct.Struct("!12xHBxH2xHxB2x4s4sHHH").unpack_from
 _UDP = struct.Struct("!HHH").unpack_from
+_TCP = struct.Struct("!HHI4xH").unpack_from  # ports, sequence number, data offset and flags
 _U32_LE = struct.Struct("<I").unpack_from
 
 Datagram = tuple[bytes, int, bytes, int, int, int]
+Segment = tuple[bytes, int, bytes, int, int, int, int]
 
 
 def udp_datagram(linktype: int, frame: bytes, snapped: bool = False) -> Datagram | None:
@@ -65,6 +69,32 @@ def udp_datagram(linktype: int, frame: bytes, snapped: bool = False) -> Datagram
             and (ip_len + 14 <= len(frame) or snapped)
         ):
             return src, sport, dst, dport, 42, 34 + udp_len
+    found = _ip_packet(linktype, frame, _IPPROTO_UDP, snapped)
+    return None if found is None else _udp(frame, *found)
+
+
+def tcp_segment(linktype: int, frame: bytes) -> Segment | None:
+    """(src_addr, src_port, dst_addr, dst_port, sequence, payload_start, payload_end) of a TCP segment, for SIP
+    over TCP. None when the frame holds no unfragmented TCP segment with its header whole."""
+    found = _ip_packet(linktype, frame, _IPPROTO_TCP, False)
+    if found is None:
+        return None
+    p, end, src, dst = found
+    if p + 20 > end:
+        return None
+    sport, dport, sequence, offset_flags = _TCP(frame, p)
+    start = p + (offset_flags >> 12) * 4
+    if start < p + 20 or start > end:
+        return None
+    return src, sport, dst, dport, sequence, start, end
+
+
+def _ip_packet(linktype: int, frame: bytes, protocol: int, snapped: bool) -> tuple[int, int, bytes, bytes] | None:
+    """Where the `protocol` header starts, where the IP packet ends, and its addresses, under any link type."""
+    if linktype == LINKTYPE_ETHERNET:
+        if len(frame) < 14:
+            return None
+        ethertype = frame[12] << 8 | frame[13]
         off = 14
     elif linktype == LINKTYPE_LINUX_SLL:
         if len(frame) < 16:
@@ -81,8 +111,8 @@ def udp_datagram(linktype: int, frame: bytes, snapped: bool = False) -> Datagram
             return None
         version = frame[0] >> 4
         if version == 4:
-            return _ipv4(frame, 0, snapped)
-        return _ipv6(frame, 0, snapped) if version == 6 else None
+            return _ipv4(frame, 0, protocol, snapped)
+        return _ipv6(frame, 0, protocol, snapped) if version == 6 else None
     elif linktype == LINKTYPE_NULL or linktype == LINKTYPE_LOOP:
         if len(frame) < 4:
             return None
@@ -95,8 +125,8 @@ def udp_datagram(linktype: int, frame: bytes, snapped: bool = False) -> Datagram
             if family > 0xFFFF:
                 family = frame[0] << 24 | frame[1] << 16 | frame[2] << 8 | frame[3]
         if family == _AF_INET:
-            return _ipv4(frame, 4, snapped)
-        return _ipv6(frame, 4, snapped) if family in _AF_INET6 else None
+            return _ipv4(frame, 4, protocol, snapped)
+        return _ipv6(frame, 4, protocol, snapped) if family in _AF_INET6 else None
     else:
         return None
     while ethertype in _VLAN_TPIDS:  # any stack of 802.1Q / 802.1ad tags
@@ -105,23 +135,23 @@ def udp_datagram(linktype: int, frame: bytes, snapped: bool = False) -> Datagram
         ethertype = frame[off + 2] << 8 | frame[off + 3]
         off += 4
     if ethertype == _ETHERTYPE_IPV4:
-        return _ipv4(frame, off, snapped)
-    return _ipv6(frame, off, snapped) if ethertype == _ETHERTYPE_IPV6 else None
+        return _ipv4(frame, off, protocol, snapped)
+    return _ipv6(frame, off, protocol, snapped) if ethertype == _ETHERTYPE_IPV6 else None
 
 
-def _ipv4(frame: bytes, off: int, snapped: bool = False) -> Datagram | None:
+def _ipv4(frame: bytes, off: int, protocol: int, snapped: bool) -> tuple[int, int, bytes, bytes] | None:
     n = len(frame)
     if n < off + 20:
         return None
     ver_ihl = frame[off]
     if ver_ihl >> 4 != 4:
         # An IPv6 packet labelled IPv4 (a misconfigured tunnel or loopback): Wireshark follows the version.
-        return _ipv6(frame, off, snapped) if ver_ihl >> 4 == 6 else None
+        return _ipv6(frame, off, protocol, snapped) if ver_ihl >> 4 == 6 else None
     header_len = (ver_ihl & 0x0F) * 4
     if header_len < 20:
         return None
-    if frame[off + 9] != _IPPROTO_UDP or frame[off + 6] & 0x3F or frame[off + 7]:
-        return None  # not UDP, or a fragment (MF flag or a fragment offset, RFC 791)
+    if frame[off + 9] != protocol or frame[off + 6] & 0x3F or frame[off + 7]:
+        return None  # another protocol, or a fragment (MF flag or a fragment offset, RFC 791)
     ip_len = frame[off + 2] << 8 | frame[off + 3]
     if ip_len == 0:
         end = n  # total length 0: segmentation offload on the capturing host; Wireshark does the same
@@ -129,10 +159,10 @@ def _ipv4(frame: bytes, off: int, snapped: bool = False) -> Datagram | None:
         return None
     else:
         end = off + ip_len if snapped else min(off + ip_len, n)  # strips Ethernet padding and trailers
-    return _udp(frame, off + header_len, end, frame[off + 12 : off + 16], frame[off + 16 : off + 20])
+    return off + header_len, end, frame[off + 12 : off + 16], frame[off + 16 : off + 20]
 
 
-def _ipv6(frame: bytes, off: int, snapped: bool = False) -> Datagram | None:
+def _ipv6(frame: bytes, off: int, protocol: int, snapped: bool) -> tuple[int, int, bytes, bytes] | None:
     n = len(frame)
     if n < off + 40 or frame[off] >> 4 != 6:
         return None
@@ -142,7 +172,7 @@ def _ipv6(frame: bytes, off: int, snapped: bool = False) -> Datagram | None:
         end = min(end, n)  # strips Ethernet padding and trailers
     next_header = frame[off + 6]
     p = off + 40
-    while next_header != _IPPROTO_UDP:  # RFC 8200 section 4: walk the extension headers
+    while next_header != protocol:  # RFC 8200 section 4: walk the extension headers
         if p + 8 > min(end, n):
             return None
         if next_header in _IPV6_EXT_8:
@@ -155,7 +185,7 @@ def _ipv6(frame: bytes, off: int, snapped: bool = False) -> Datagram | None:
             next_header, p = frame[p], p + (frame[p + 1] + 2) * 4
         else:
             return None
-    return _udp(frame, p, end, frame[off + 8 : off + 24], frame[off + 24 : off + 40])
+    return p, end, frame[off + 8 : off + 24], frame[off + 24 : off + 40]
 
 
 def _udp(frame: bytes, p: int, end: int, src: bytes, dst: bytes) -> Datagram | None:

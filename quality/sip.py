@@ -23,6 +23,7 @@ _TOKEN = re.compile(_METHOD)
 _STATUS_LINE = re.compile(rb"SIP/2\.0 ([1-6][0-9][0-9])(?: [^\r\n]*)?", re.IGNORECASE)
 _REQUEST_LINE = re.compile(b"(" + _METHOD + rb") [^ \r\n]+ SIP/2\.0", re.IGNORECASE)
 _MAX_START_LINE = 4096
+_MESSAGE_START = re.compile(rb"(?:[A-Z]{1,16}(?: |$)|S(?:I(?:P(?:/|$)|$)|$))")  # a method or "SIP/", perhaps cut
 _MAX_CONTENT_LENGTH = 1 << 20
 
 
@@ -41,6 +42,11 @@ def looks_like_sip(payload: bytes) -> bool:
     The line must end (LF or CRLF) within the first 4096 bytes; methods are letters only.
     """
     return _start_line(payload, 0) is not None
+
+
+def may_start_message(data: bytes) -> bool:
+    """Could `data` be the beginning of a SIP message, however short (a TCP segment may hold a few bytes)?"""
+    return _MESSAGE_START.match(data) is not None
 
 
 def parse_sip(payload: bytes, salt: bytes) -> SipMessage | None:

@@ -165,3 +165,13 @@ def sdp_offer(address: str, port: int, payload_types: str = "8 101",
               rtpmaps: str = "a=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\n") -> str:
     return (f"v=0\no=- 1 1 IN IP4 {address}\ns=-\nc=IN IP4 {address}\nt=0 0\n"
             f"m=audio {port} RTP/AVP {payload_types}\n{rtpmaps}")
+
+
+def tcp_frame(src_ip: str, sport: int, dst_ip: str, dport: int, sequence: int, payload: bytes) -> bytes:
+    """An Ethernet II / IPv4 / TCP frame (PSH+ACK, a 20-byte header; checksum left 0 as offload leaves it)."""
+    src, dst = ipaddress.IPv4Address(src_ip).packed, ipaddress.IPv4Address(dst_ip).packed
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, sequence & 0xFFFFFFFF, 1, 5 << 4, 0x18, 65535, 0, 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+    ethernet = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + struct.pack("!H", 0x0800)
+    return ethernet + ip + tcp
