@@ -3,7 +3,9 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: install test bench clean
+COMPILED := build/compiled
+
+.PHONY: install test test-compiled compiled bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +18,19 @@ install: $(STAMP)
 test: $(STAMP)
 	scripts/install-system-deps
 	$(VENV)/bin/python -m pytest
+	$(MAKE) test-compiled
 
-bench: $(STAMP)
-	$(VENV)/bin/python bench/analyze_vs_tshark.py
+# The capture analyser's hot modules compiled by mypyc (setup.py) into $(COMPILED), beside the pure tree.
+compiled: $(STAMP)
+	rm -rf $(COMPILED)
+	HOMESHORE_COMPILE=1 $(VENV)/bin/python setup.py -q build_py --build-lib $(COMPILED) build_ext --build-lib $(COMPILED)
+
+# The suite again, against the compiled build (tests/conftest.py puts it first on sys.path).
+test-compiled: compiled
+	HOMESHORE_IMPORT_FROM=$(abspath $(COMPILED)) $(VENV)/bin/python -m pytest -q
+
+bench: compiled
+	PYTHONPATH=$(abspath $(COMPILED)) $(VENV)/bin/python bench/analyze_vs_tshark.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -6,6 +6,8 @@ ratio, each one's peak RSS, and whether every stream's loss count agrees. Target
 packets/s, >= 8x tshark, peak RSS < 200 MB.
 
     python bench/analyze_vs_tshark.py [--packets N] [--streams N] [--keep DIR]
+
+measures whichever homeshore the interpreter imports: `make bench` builds the compiled one and puts it first.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
 PACKET_INTERVAL_S = 0.020
 LOSS = 0.01
 JITTER_S = 0.004
+# Which path `analyze` took on this capture (see homeshore.quality.capture.analyze_capture).
+ENGINE = (
+    "from homeshore.quality import fastscan; print('compiled (mypyc), pcap records read in place' if fastscan.COMPILED"
+    " else 'pure Python, frame by frame (make bench builds the compiled one)')"
+)
 
 
 def build_capture(path: Path, packets: int, streams: int, seed: int = 7) -> dict[int, int]:
@@ -72,11 +79,11 @@ def build_capture(path: Path, packets: int, streams: int, seed: int = 7) -> dict
     return dropped
 
 
-def run(command: list[str]) -> tuple[float, int, str]:
+def run(command: list[str], cwd: Path) -> tuple[float, int, str]:
     """(seconds, peak RSS in bytes, stdout) of one child process."""
     with tempfile.TemporaryFile() as output:
         started = time.perf_counter()
-        child = subprocess.Popen(command, stdout=output, stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(command, stdout=output, stderr=subprocess.DEVNULL, cwd=cwd)
         _, status, usage = os.wait4(child.pid, 0)
         elapsed = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -95,20 +102,23 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("tshark") is None:
         raise SystemExit("tshark is not installed (scripts/install-system-deps)")
-    workdir = args.keep or Path(tempfile.mkdtemp(prefix="homeshore-bench-"))
+    # Children run in workdir: from the repository root, its homeshore/ would shadow a build on PYTHONPATH.
+    workdir = (args.keep or Path(tempfile.mkdtemp(prefix="homeshore-bench-"))).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     capture = workdir / "bench.pcap"
     dropped = build_capture(capture, args.packets, args.streams)
     homeshore = [sys.executable, "-m", "homeshore.cli.main", "analyze", "--json", str(capture)]
-    ours_s, ours_rss, ours_out = run(homeshore)
+    ours_s, ours_rss, ours_out = run(homeshore, workdir)
+    engine = run([sys.executable, "-c", ENGINE], workdir)[2].strip()
     result = json.loads(ours_out)["captures"][0]
     packets = result["packets_read"]
     tshark = ["tshark", "-n", "-q", "-r", str(capture), "--enable-heuristic", "rtp_udp", "-z", "rtp,streams"]
-    theirs_s, theirs_rss, _ = run(tshark)
+    theirs_s, theirs_rss, _ = run(tshark, workdir)
     theirs = {s.ssrc: s.lost for s in rtp_streams(capture)}
     ours = {s["ssrc"]: s["lost"] for s in result["streams"]}
     agree = ours == theirs == dropped
     print(f"capture: {packets} packets, {args.streams} streams, {capture.stat().st_size / 1e6:.0f} MB")
+    print(f"homeshore engine: {engine}")
     print(f"homeshore: {ours_s:.2f} s, {packets / ours_s:,.0f} packets/s, peak RSS {ours_rss / 2**20:.0f} MiB")
     print(f"tshark:    {theirs_s:.2f} s, {packets / theirs_s:,.0f} packets/s, peak RSS {theirs_rss / 2**20:.0f} MiB")
     print(f"ratio (homeshore / tshark throughput): {theirs_s / ours_s:.2f}")

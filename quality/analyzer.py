@@ -94,7 +94,7 @@ class Analyzer:
             stream = self.streams.get((src, sport, dst, dport, 0, ssrc))
             if stream is not None:
                 self.udp_datagrams += 1
-                size = end - start - 12 if not first & 0x3F else _payload_bytes(frame, start, end)
+                size = end - start - 12 if not first & 0x3F else payload_bytes(frame, start, end)
                 if size < 0:
                     self.malformed_rtp += 1
                     return
@@ -173,7 +173,7 @@ class Analyzer:
     def _add_rtp(self, time_s: float, flow: tuple, payload: bytes, wire_bytes: int | None = None) -> None:
         first, second, seq, ts, ssrc = _RTP_HEADER.unpack_from(payload)
         if wire_bytes is None:
-            size = _payload_bytes(payload, 0, len(payload))
+            size = payload_bytes(payload, 0, len(payload))
         else:
             header = rtp_header_bytes(payload)
             size = -1 if header is None else wire_bytes - header  # padding is not known without the payload
@@ -205,7 +205,8 @@ class Analyzer:
             old = stream.flow
             if old[0] == flow[0] and old[2] == flow[2] and old[4] == flow[4] and stream.confirmed and stream.last_s <= time_s:
                 tracker = stream.sequence
-                last_seq = tracker.max_ext & 0xFFFF if tracker else stream.pending[-1][3]
+                pending = stream.pending
+                last_seq = tracker.max_ext & 0xFFFF if tracker else pending[-1][3] if pending else -1
                 if 0 < (seq - last_seq) & 0xFFFF < MAX_DROPOUT:
                     change = f"port changed: {_endpoint(old[0], old[1])} -> {_endpoint(flow[0], flow[1])}" if old[1] != flow[1] \
                         else f"port changed: {_endpoint(old[2], old[3])} -> {_endpoint(flow[2], flow[3])}"
@@ -317,6 +318,7 @@ class Analyzer:
     def _result(self, stream: RtpStream) -> StreamResult:
         src, sport, dst, dport, channel = stream.flow
         tracker = stream.sequence
+        assert tracker is not None  # only streams with accounted packets get a result
         jitter = stream.jitter
         loss = stream.loss()
         far_end = self._far_end.get(stream.ssrc)
@@ -363,7 +365,7 @@ class Analyzer:
         )
 
 
-def _payload_bytes(packet: bytes, start: int, end: int) -> int:
+def payload_bytes(packet: bytes, start: int, end: int) -> int:
     """RTP payload bytes after header, CSRCs and extension, padding removed; -1 when the header does not fit.
 
     In SRTP the padding count is encrypted with the payload and the packet ends with the authentication tag

@@ -15,7 +15,27 @@ _BETA = 4.0  # ... and the number of variations added to d for the playout delay
 _SLACK_S = 1e-9  # float round-off in arrival arithmetic; far below any capture clock's resolution
 
 
-class FixedJitterBuffer:
+class JitterBuffer:
+    """What the stream needs of either buffer: `offer` each packet, `resync` at a reset, and the playout delay."""
+
+    __slots__ = ("clock_hz", "played", "discarded", "current_delay_ms")
+
+    def __init__(self, clock_hz: int, delay_ms: float) -> None:
+        if clock_hz <= 0:
+            raise ValueError(f"clock_hz must be positive, got {clock_hz!r}")
+        self.clock_hz = clock_hz
+        self.played = 0
+        self.discarded = 0
+        self.current_delay_ms = delay_ms
+
+    def offer(self, arrival_s: float, rtp_ts_ext: int, talkspurt_start: bool = False) -> bool:
+        raise NotImplementedError
+
+    def resync(self) -> None:
+        raise NotImplementedError
+
+
+class FixedJitterBuffer(JitterBuffer):
     """Playout at a fixed delay after the first packet: packet plays at arrival0 + depth + (ts - ts0)/clock.
     Later arrival = discard.
 
@@ -23,24 +43,16 @@ class FixedJitterBuffer:
     `depth_ms`. The first packet after construction or `resync()` always plays and sets the reference.
     """
 
-    __slots__ = ("clock_hz", "depth_ms", "played", "discarded", "_depth_s", "_arrival0_s", "_ts0")
+    __slots__ = ("depth_ms", "_depth_s", "_arrival0_s", "_ts0")
 
     def __init__(self, clock_hz: int, depth_ms: float = 60.0):
-        if clock_hz <= 0:
-            raise ValueError(f"clock_hz must be positive, got {clock_hz!r}")
+        super().__init__(clock_hz, depth_ms)
         if not (depth_ms >= 0 and math.isfinite(depth_ms)):
             raise ValueError(f"depth_ms must be zero or more, got {depth_ms!r}")
-        self.clock_hz = clock_hz
         self.depth_ms = depth_ms
-        self.played = 0
-        self.discarded = 0
         self._depth_s = depth_ms / 1000.0
         self._arrival0_s: float | None = None
         self._ts0 = 0
-
-    @property
-    def current_delay_ms(self) -> float:
-        return self.depth_ms
 
     def offer(self, arrival_s: float, rtp_ts_ext: int, talkspurt_start: bool = False) -> bool:
         """True if the packet plays, False if it arrived after its playout time and is discarded.
@@ -61,7 +73,7 @@ class FixedJitterBuffer:
         self._arrival0_s = None
 
 
-def make_jitter_buffer(depth_ms: float | None, clock_hz: int) -> "FixedJitterBuffer | AdaptiveJitterBuffer":
+def make_jitter_buffer(depth_ms: float | None, clock_hz: int) -> JitterBuffer:
     """An adaptive buffer for None, else a fixed one of `depth_ms` (as `parse_spec` returns them)."""
     return AdaptiveJitterBuffer(clock_hz) if depth_ms is None else FixedJitterBuffer(clock_hz, depth_ms)
 
@@ -80,7 +92,7 @@ def parse_spec(spec: str) -> float | None:
     return depth_ms
 
 
-class AdaptiveJitterBuffer:
+class AdaptiveJitterBuffer(JitterBuffer):
     """Adaptive playout (Ramjee et al. 1994, algorithm 1, as used by common VoIP stacks): delay estimate d and
     variation v updated per packet (d = a*d + (1-a)*n, v = a*v + (1-a)*|d-n|, a = 0.998002), playout delay
     = d + 4v, applied only at the start of a talkspurt (marker bit or a timestamp jump larger than one packet),
@@ -94,12 +106,8 @@ class AdaptiveJitterBuffer:
     """
 
     __slots__ = (
-        "clock_hz",
         "min_ms",
         "max_ms",
-        "played",
-        "discarded",
-        "current_delay_ms",
         "_arrival0_s",
         "_ts0",
         "_base_transit_s",
@@ -111,19 +119,20 @@ class AdaptiveJitterBuffer:
     )
 
     def __init__(self, clock_hz: int, min_ms: float = 20.0, max_ms: float = 200.0):
-        if clock_hz <= 0:
-            raise ValueError(f"clock_hz must be positive, got {clock_hz!r}")
+        # current_delay_ms: the playout delay of the current talkspurt, over the fastest transit
+        super().__init__(clock_hz, min_ms)
         if not (0 <= min_ms <= max_ms and math.isfinite(max_ms)):
             raise ValueError(f"need 0 <= min_ms <= max_ms, got {min_ms!r} and {max_ms!r}")
-        self.clock_hz = clock_hz
         self.min_ms = min_ms
         self.max_ms = max_ms
-        self.played = 0
-        self.discarded = 0
-        self.current_delay_ms = min_ms  # the playout delay of the current talkspurt, over the fastest transit
         self._d_s = 0.0
         self._v_s = 0.0
-        self.resync()
+        self._arrival0_s: float | None = None
+        self._ts0 = 0
+        self._base_transit_s = math.inf
+        self._playout_transit_s = 0.0
+        self._max_ts = 0
+        self._packet_ts: int | None = None
 
     def offer(self, arrival_s: float, rtp_ts_ext: int, talkspurt_start: bool = False) -> bool:
         """True if the packet plays, False if it arrived after its playout time and is discarded."""

@@ -20,8 +20,8 @@ from homeshore.quality.codecs import (
     is_event_codec,
 )
 from homeshore.quality.jitter import JitterMeter
-from homeshore.quality.jitterbuffer import make_jitter_buffer
-from homeshore.quality.results import LossFigures, QualityScore, WindowResult
+from homeshore.quality.jitterbuffer import JitterBuffer, make_jitter_buffer
+from homeshore.quality.results import FarEndReport, LossFigures, QualityScore, WindowResult
 from homeshore.quality.sequence import DUPLICATE, IN_ORDER, MAX_DROPOUT, MISSING, RESET, STRAY, SequenceTracker
 
 PROBATION_PACKETS = 32  # enough timestamp steps to infer a clock rate
@@ -101,7 +101,7 @@ class RtpStream:
         self.cn_pts: frozenset[int] = COMFORT_NOISE_PAYLOAD_TYPES
         self.sequence: SequenceTracker | None = None
         self.jitter: JitterMeter | None = None
-        self.jitter_buffer = None  # made when the clock rate is known
+        self.jitter_buffer: JitterBuffer | None = None  # made when the clock rate is known
         self.ts_ext = 0
         self._last_ts = 0
         self._last_seq = 0
@@ -112,7 +112,7 @@ class RtpStream:
         self._window_index = int(start_s // window_s)
         self._window_end_s = (self._window_index + 1) * window_s
         self._window_mark = (0, 0, 0, 0)  # expected, packets accounted, duplicates, reordered at the window's start
-        self.far_end = None  # set by the analyzer from RTCP
+        self.far_end: FarEndReport | None = None  # set by the analyzer from RTCP
         self.on_window = on_window
         self.jitter_buffer_ms = jitter_buffer_ms  # None: adaptive playout; else a fixed depth
 
@@ -125,16 +125,18 @@ class RtpStream:
             # talkspurt start. It does exactly what _account does for such a packet.
             ts_step = (timestamp - self._last_ts) & 0xFFFFFFFF
             if ts_step <= self._silence_ts_step:
-                ext = self.sequence.next_in_order()
+                tracker, jitter, buffer = self.sequence, self.jitter, self.jitter_buffer
+                assert tracker is not None and jitter is not None and buffer is not None  # set with _next_seq
+                ext = tracker.next_in_order()
                 self.accounted += 1
                 self.ts_ext = ts_ext = self.ts_ext + ts_step
                 self._last_ts = timestamp
                 self._last_seq = sequence
                 self._next_seq = (sequence + 1) & 0xFFFF
                 arrival = arrival_s - self.start_s
-                self.jitter.update(arrival, ts_ext)
-                if not self.jitter_buffer.offer(arrival, ts_ext, False):
-                    self.sequence.mark_discarded(ext)
+                jitter.update(arrival, ts_ext)
+                if not buffer.offer(arrival, ts_ext, False):
+                    tracker.mark_discarded(ext)
                 return
         pending = self.pending
         if pending is not None:
@@ -153,6 +155,7 @@ class RtpStream:
     def _settle(self) -> None:
         """End of probation: choose payload type, codec and clock rate, then replay the buffered packets."""
         pending = self.pending
+        assert pending is not None
         self.pending = None
         self._choose_format(pending)
         for packet in pending:
@@ -241,9 +244,10 @@ class RtpStream:
             if self.jitter is not None:
                 self.jitter.restart()
             return
-        jitter = self.jitter
+        jitter, buffer, clock_hz = self.jitter, self.jitter_buffer, self.clock_hz
         if jitter is None:
             return
+        assert buffer is not None and clock_hz is not None  # made with the jitter meter
         ts_step = (timestamp - self._last_ts) & 0xFFFFFFFF
         if ts_step >= 0x80000000:
             ts_step -= 0x100000000
@@ -255,11 +259,11 @@ class RtpStream:
                 self.timestamp_jumps += 1
             self.ts_ext = 0
             jitter.restart()
-            self.jitter_buffer.resync()
+            buffer.resync()
             new_talkspurt = True
         else:
             self.ts_ext += ts_step
-            if marker and self.clock_hz < VIDEO_CLOCK_HZ:
+            if marker and clock_hz < VIDEO_CLOCK_HZ:
                 # Audio: the marker starts a talkspurt after silence (RFC 3551 §4.1): no transit across the gap.
                 # (Video sets it on the last packet of a frame, RFC 3551 §5.1, which says nothing about silence.)
                 jitter.restart()
@@ -268,7 +272,7 @@ class RtpStream:
                 kind == IN_ORDER
                 and seq == (self._last_seq + 1) & 0xFFFF
                 and self.nominal_ts_step
-                and self.clock_hz < VIDEO_CLOCK_HZ
+                and clock_hz < VIDEO_CLOCK_HZ
                 and ts_step > SILENCE_TS_STEPS * self.nominal_ts_step
             ):
                 jitter.restart()  # silence suppression without a marker bit
@@ -278,7 +282,7 @@ class RtpStream:
         if kind == IN_ORDER and ext == tracker.max_ext:
             self._next_seq = (seq + 1) & 0xFFFF
         jitter.update(arrival, self.ts_ext)
-        if not self.jitter_buffer.offer(arrival, self.ts_ext, new_talkspurt):
+        if not buffer.offer(arrival, self.ts_ext, new_talkspurt):
             tracker.mark_discarded(ext)
 
     def _is_event(self, payload_type: int, size: int) -> bool:
