@@ -27,7 +27,7 @@ compiled: $(STAMP)
 
 # The suite again, against the compiled build (tests/conftest.py puts it first on sys.path).
 test-compiled: compiled
-	HOMESHORE_IMPORT_FROM=$(abspath $(COMPILED)) $(VENV)/bin/python -m pytest -q
+	HOMESHORE_IMPORT_FROM=$(abspath $(COMPILED)) $(VENV)/bin/python -m pytest -q tests/quality tests/cli
 
 bench: compiled
 	PYTHONPATH=$(abspath $(COMPILED)) $(VENV)/bin/python bench/analyze_vs_tshark.py
