@@ -1,18 +1,16 @@
-"""`homeshore analyze CAPTURE...`: call quality of every RTP stream in capture files."""
+"""`homeshore analyze CAPTURE...`: call quality of every RTP stream in capture files.
+
+The engine and rich are imported when the command runs, not when the CLI starts: a script calling
+`analyze --json` on many small files should not pay for the table renderer or the other commands' modules.
+"""
 
 from __future__ import annotations
 
 import json
 
 import click
-from rich.console import Console
 
 from homeshore.cli.status import ExitStatus
-from homeshore.cli.tables import streams_table, windows_table
-from homeshore.quality.capture import analyze_capture
-from homeshore.quality.export import capture_dict
-from homeshore.quality.jitterbuffer import parse_spec
-from homeshore.quality.pcapfile import CaptureError
 
 
 @click.command()
@@ -27,11 +25,15 @@ def analyze(ctx: click.Context, captures: tuple[str, ...], as_json: bool, window
 
     Exit code 0 when every file was analysed, 2 when any could not be read.
     """
+    from homeshore.quality.capture import analyze_capture
+    from homeshore.quality.export import capture_dict
+    from homeshore.quality.jitterbuffer import parse_spec
+    from homeshore.quality.pcapfile import CaptureError
+
     try:
         parse_spec(jitter_buffer)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--jitter-buffer") from None
-    console = Console()
     results, failed = [], False
     for path in captures:
         try:
@@ -42,6 +44,11 @@ def analyze(ctx: click.Context, captures: tuple[str, ...], as_json: bool, window
     if as_json:
         click.echo(json.dumps({"captures": [capture_dict(c, windows=windows) for c in results]}, indent=1))
     else:
+        from rich.console import Console
+
+        from homeshore.cli.tables import streams_table, windows_table
+
+        console = Console()
         for capture in results:
             for warning in capture.warnings:
                 console.print(f"[yellow]warning:[/] {capture.name}: {warning}")

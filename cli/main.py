@@ -8,6 +8,7 @@ import click
 
 from homeshore import __version__
 from homeshore.cli.analyze import analyze
+from homeshore.cli.calls import calls
 from homeshore.cli.status import ExitStatus
 
 
@@ -18,6 +19,7 @@ def cli() -> None:
 
 
 cli.add_command(analyze)
+cli.add_command(calls)
 
 
 def main() -> None:

@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 
 from rich.table import Table
 
+from homeshore.quality.calls import CallView
+from homeshore.quality.live import CaptureStats
 from homeshore.quality.results import CaptureResult
 
 
@@ -65,4 +67,28 @@ def windows_table(capture: CaptureResult) -> Table:
                 _number(window.jitter_max_ms, 3),
                 _mos(window.score.mos),
             )
+    return table
+
+
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def mos_trend(values: tuple[float | None, ...]) -> str:
+    """One character per window, MOS 1.0 (lowest bar) to 4.5 (highest); a gap where a window had no score."""
+    return "".join(" " if v is None else _SPARK[min(7, max(0, int((v - 1.0) / 3.5 * 8)))] for v in values)
+
+
+def calls_table(calls: list[CallView], stats: CaptureStats | None, interfaces: tuple[str, ...]) -> Table:
+    seen = f"{stats.packets} packets, {stats.drops} dropped by the kernel" if stats else "starting"
+    table = Table(title=f"Calls in progress on {', '.join(interfaces)}: {len(calls)} ({seen})", title_justify="left",
+                  caption="outbound figures come from the far end's RTCP reports; '-' when it sends none",
+                  caption_justify="left")
+    for header, justify in (("call", "left"), ("direction", "left"), ("source", "left"), ("codec", "left"),
+                            ("packets", "right"), ("loss %", "right"), ("jitter ms", "right"), ("MOS", "right"),
+                            ("trend", "left")):
+        table.add_column(header, justify=justify, no_wrap=True)
+    for call in calls:
+        for index, leg in enumerate(call.directions):
+            table.add_row(call.call[:8] if index == 0 else "", leg.direction, leg.source, leg.codec, str(leg.packets),
+                          _number(leg.loss_pct), _number(leg.jitter_ms), _mos(leg.mos), mos_trend(leg.trend_mos))
     return table

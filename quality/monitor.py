@@ -1,0 +1,40 @@
+"""The live loop: packets from a capture into the call tracker, and the clock ticking once a second.
+
+I/O glue only; `homeshore calls` and the agent both run it. Whatever ends the loop (its duration, Ctrl-C,
+SIGTERM turned into an exception), the calls in progress are closed and their end samples delivered.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from homeshore.quality.calls import CallSample, CallTracker
+from homeshore.quality.live import CaptureStats, LiveCapture
+
+TICK_S = 1.0
+
+
+def monitor_calls(capture: LiveCapture, tracker: CallTracker, *, duration_s: float | None = None,
+                  on_samples: Callable[[list[CallSample]], None] = lambda samples: None,
+                  on_tick: Callable[[CallTracker, CaptureStats], None] = lambda tracker, stats: None,
+                  clock: Callable[[], float] = time.time) -> CaptureStats:
+    """Run until `duration_s` has passed (None: until interrupted); returns the capture's counters."""
+    stop_at = clock() + duration_s if duration_s is not None else math.inf
+    next_tick = clock() + TICK_S
+    try:
+        while True:
+            now = clock()
+            if now >= stop_at:
+                break
+            for time_s, linktype, frame in capture.frames(max(0.0, min(next_tick, stop_at) - now)):
+                tracker.add_frame(time_s, linktype, frame)
+            now = clock()
+            if now >= next_tick:
+                on_samples(tracker.tick(now))
+                on_tick(tracker, capture.stats())
+                next_tick = now + TICK_S
+    finally:
+        on_samples(tracker.close(clock()))
+    return capture.stats()
