@@ -50,6 +50,7 @@ class CallSample:
     rtt_ms: float | None
     r_factor: float | None
     mos: float | None
+    clock_hz: int | None  # the codec's RTP clock (from SDP, the static table, or inferred)
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ class CallTracker:
             WINDOW, window.start_s, leg.call, leg.direction, FROM_CAPTURE, stream.ssrc, stream.codec, window.packets,
             window.loss.lost, lost_total, round(window.loss.loss_pct, 3), _round(window.jitter_ms),
             _round(window.jitter_max_ms), self._rtt_ms(leg.call), window.score.r_factor, window.score.mos,
+            stream.clock_hz,
         )
 
     def _rtcp_sample(self, leg: _Leg, phase: str, time_s: float, packets: int) -> CallSample:
@@ -206,7 +208,7 @@ class CallTracker:
         far_end = stream.far_end
         if far_end is None:
             return CallSample(phase, time_s, leg.call, OUTBOUND, FROM_CAPTURE, stream.ssrc, stream.codec, packets,
-                              None, None, None, None, None, None, None, None)
+                              None, None, None, None, None, None, None, None, stream.clock_hz)
         lost = far_end.cumulative_lost if phase == END else max(0, far_end.cumulative_lost - leg.far_end_lost)
         leg.far_end_lost = far_end.cumulative_lost
         rtt_ms = self._rtt_ms(leg.call)
@@ -216,6 +218,7 @@ class CallTracker:
             phase, time_s, leg.call, OUTBOUND, FROM_RTCP, stream.ssrc, stream.codec, packets, lost,
             far_end.cumulative_lost, far_end.fraction_lost_pct, _round(far_end.jitter_ms), None, rtt_ms,
             None if result is None else round(result.r_factor, 2), None if result is None else round(result.mos, 2),
+            stream.clock_hz,
         )
 
     def _end_sample(self, leg: _Leg, result: StreamResult) -> CallSample:
@@ -225,6 +228,7 @@ class CallTracker:
             END, result.last_time_s, leg.call, leg.direction, FROM_CAPTURE, result.ssrc, result.codec, result.packets,
             result.loss.lost, result.loss.lost, round(result.loss.loss_pct, 3), _round(result.jitter_last_ms),
             _round(result.jitter_max_ms), self._rtt_ms(leg.call), result.score.r_factor, result.score.mos,
+            result.clock_hz,
         )
 
     def _rtt_ms(self, call: str) -> float | None:

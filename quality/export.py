@@ -111,6 +111,7 @@ def sample_dict(sample: CallSample) -> dict:
         "source": sample.source,
         "ssrc": sample.ssrc,
         "codec": sample.codec,
+        "clock_hz": sample.clock_hz,
         "packets": sample.packets,
         "lost": sample.lost,
         "lost_total": sample.lost_total,

@@ -61,7 +61,7 @@ def test_live_loss_and_jitter_equal_tshark_on_the_same_wire(calls_by_loss, loss_
     assert live["exit"] == 130, live["stderr"]  # Ctrl-C ends it cleanly, with the promised code
     (echo,) = [s for s in result["reference"] if s.src == call.uas_rtp and s.dst == call.uac_rtp]
     inbound = end_sample(live["samples"], "inbound")
-    assert inbound["codec"] == "PCMA"
+    assert (inbound["codec"], inbound["clock_hz"]) == ("PCMA", 8000)  # as the SDP of the call says
     assert inbound["lost"] == echo.lost
     assert inbound["packets"] == echo.packets
     assert inbound["jitter_max_ms"] == pytest.approx(echo.max_jitter_ms, abs=0.05)

@@ -124,7 +124,8 @@ def test_a_sip_call_is_one_call_both_ways_with_windows_on_the_clock_and_ends_on_
     assert [s.time_s for s in windows] == [T0, T0 + 10, T0 + 20]
     assert [s.packets for s in windows] == [498, 499, 250]
     assert [s.lost for s in windows] == [2, 1, 0] and [s.lost_total for s in windows] == [2, 3, 3]
-    assert all(s.source == FROM_CAPTURE and s.codec == "PCMA" and s.mos is not None for s in inbound)
+    assert all(s.source == FROM_CAPTURE and s.codec == "PCMA" and s.clock_hz == 8000 and s.mos is not None
+               for s in inbound)
     (end,) = [s for s in inbound if s.phase == END]
     assert (end.packets, end.lost, end.lost_total) == (1247, 3, 3)
     assert end.jitter_max_ms == pytest.approx(max(w.jitter_max_ms for w in windows))
