@@ -46,19 +46,26 @@ def calls(ctx: click.Context, iface: str | None, duration: float | None, user_fi
     with capture:
         if as_json:
             click.echo(f"homeshore calls: capturing packet headers on {', '.join(capture.interfaces)}", err=True)
-            monitor_calls(capture, tracker, duration_s=duration, on_samples=_print_json)
+            try:
+                monitor_calls(capture, tracker, duration_s=duration, on_samples=_print_json)
+            finally:  # also on Ctrl-C: what was seen, and what the kernel had to drop
+                stats = capture.stats()
+                click.echo(f"homeshore calls: {stats.packets} packets, {stats.drops} dropped by the kernel", err=True)
         else:
             console = Console()
-            with Live(calls_table([], None, capture.interfaces), console=console, auto_refresh=False) as live:
-                def refresh(tracker: CallTracker, stats) -> None:
-                    live.update(calls_table(tracker.calls_in_progress(), stats, capture.interfaces), refresh=True)
+            try:
+                with Live(calls_table([], None, capture.interfaces), console=console, auto_refresh=False) as live:
+                    def refresh(tracker: CallTracker, stats) -> None:
+                        live.update(calls_table(tracker.calls_in_progress(), stats, capture.interfaces),
+                                    refresh=True)
 
-                monitor_calls(capture, tracker, duration_s=duration, on_tick=refresh)
-            console.line()
-            for summary in tracker.ended:
-                console.print(f"call {summary.call[:8]} ended ({summary.reason}): "
-                              + ", ".join(f"{s.direction} MOS {s.mos if s.mos is not None else '-'}"
-                                          for s in summary.samples))
+                    monitor_calls(capture, tracker, duration_s=duration, on_tick=refresh)
+            finally:
+                console.line()
+                for summary in tracker.ended:
+                    console.print(f"call {summary.call[:8]} ended ({summary.reason}): "
+                                  + ", ".join(f"{s.direction} MOS {s.mos if s.mos is not None else '-'}"
+                                              for s in summary.samples))
     ctx.exit(ExitStatus.OK)
 
 
