@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -49,6 +50,9 @@ def measure(rate_pps: int, seconds: float) -> dict:
         ready = capture.stderr.readline()
         if "capturing" not in ready:
             raise SystemExit(f"homeshore calls did not start: {ready}{capture.stderr.read()}")
+        lines: list[str] = []  # read while it runs: a full pipe would block its writes, and with them the capture
+        reader = threading.Thread(target=lambda: lines.extend(capture.stdout), daemon=True)
+        reader.start()
         cpu_before, wall_before = cpu_seconds(capture.pid), time.monotonic()
         report = netlab.send_rtp(lab.a.ns, lab.b.ipv4, streams=streams, rate_pps=rate_pps, seconds=seconds)
         time.sleep(1.5)  # the last packets reach the engine; the next tick passes
@@ -56,8 +60,9 @@ def measure(rate_pps: int, seconds: float) -> dict:
         wall = time.monotonic() - wall_before
         rss = peak_rss_mib(capture.pid)
         capture.send_signal(signal.SIGINT)
-        out, err = capture.communicate(timeout=60)
-    ends = [json.loads(line) for line in out.splitlines() if line.strip()]
+        capture.wait(timeout=60)
+        reader.join(timeout=10)
+    ends = [json.loads(line) for line in lines if line.strip()]
     analysed = sum(s["packets"] for s in ends if s["phase"] == "end")
     return {"rate_pps": rate_pps, "streams": streams, "sent": report["packets_sent"], "analysed": analysed,
             "missed": report["packets_sent"] - analysed, "cpu_pct": 100 * cpu / wall, "rss_mib": rss,
