@@ -155,10 +155,12 @@ class CallTracker:
             mos = leg.trend[-1] if leg.trend else None
             source = FROM_RTCP if far_end else FROM_CAPTURE
         else:
-            loss = stream.loss()
-            loss_pct = round(loss.loss_pct, 2)
+            # Refreshed every second for hour-long calls: counts only (the burst analysis of the whole stream
+            # is for windows and the end); a full score only before the first window, while the stream is short.
+            tracker = stream.sequence
+            loss_pct = round(100.0 * tracker.lost / tracker.expected, 2) if tracker and tracker.expected else 0.0
             jitter_ms = stream.jitter.jitter_ms if stream.jitter else None
-            mos = leg.trend[-1] if leg.trend else stream.score(loss).mos
+            mos = leg.trend[-1] if leg.trend else stream.score(stream.loss()).mos
             source = FROM_CAPTURE
         return DirectionView(leg.direction, source, stream.ssrc, stream.codec, stream.packets, loss_pct, jitter_ms, mos,
                              tuple(leg.trend))
