@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from homeshore.quality import emodel, sip
 from homeshore.quality.analyzer import WINDOW_S, Analyzer
-from homeshore.quality.results import StreamResult, WindowResult
+from homeshore.quality.results import StreamResult, WindowResult, rounded
 from homeshore.quality.stream import RtpStream
 
 IDLE_TIMEOUT_S = 30.0  # no media for this long: the call is over (a hold longer than this starts a new call)
@@ -199,8 +199,8 @@ class CallTracker:
         lost_total = stream.sequence.lost if stream.sequence else 0
         return CallSample(
             WINDOW, window.start_s, leg.call, leg.direction, FROM_CAPTURE, stream.ssrc, stream.codec, window.packets,
-            window.loss.lost, lost_total, round(window.loss.loss_pct, 3), _round(window.jitter_ms),
-            _round(window.jitter_max_ms), self._rtt_ms(leg.call), window.score.r_factor, window.score.mos,
+            window.loss.lost, lost_total, round(window.loss.loss_pct, 3), rounded(window.jitter_ms),
+            rounded(window.jitter_max_ms), self._rtt_ms(leg.call), window.score.r_factor, window.score.mos,
             stream.clock_hz,
         )
 
@@ -218,7 +218,7 @@ class CallTracker:
         result = emodel.score(stream.codec, far_end.fraction_lost_pct, one_way_delay_ms=delay_ms)
         return CallSample(
             phase, time_s, leg.call, OUTBOUND, FROM_RTCP, stream.ssrc, stream.codec, packets, lost,
-            far_end.cumulative_lost, far_end.fraction_lost_pct, _round(far_end.jitter_ms), None, rtt_ms,
+            far_end.cumulative_lost, far_end.fraction_lost_pct, rounded(far_end.jitter_ms), None, rtt_ms,
             None if result is None else round(result.r_factor, 2), None if result is None else round(result.mos, 2),
             stream.clock_hz,
         )
@@ -228,8 +228,8 @@ class CallTracker:
             return self._rtcp_sample(leg, END, result.last_time_s, result.packets)
         return CallSample(
             END, result.last_time_s, leg.call, leg.direction, FROM_CAPTURE, result.ssrc, result.codec, result.packets,
-            result.loss.lost, result.loss.lost, round(result.loss.loss_pct, 3), _round(result.jitter_last_ms),
-            _round(result.jitter_max_ms), self._rtt_ms(leg.call), result.score.r_factor, result.score.mos,
+            result.loss.lost, result.loss.lost, round(result.loss.loss_pct, 3), rounded(result.jitter_last_ms),
+            rounded(result.jitter_max_ms), self._rtt_ms(leg.call), result.score.r_factor, result.score.mos,
             result.clock_hz,
         )
 
@@ -283,7 +283,3 @@ class CallTracker:
                 self.analyzer.remove(stream)
                 self._legs.pop(id(stream), None)
                 self.fragments += 1
-
-
-def _round(value: float | None, places: int = 3) -> float | None:
-    return None if value is None else round(value, places)

@@ -5,24 +5,20 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from homeshore.quality.calls import CallSample
-from homeshore.quality.results import CaptureResult, LossFigures, StreamResult, WindowResult
-
-
-def _round(value: float | None, places: int = 3) -> float | None:
-    return None if value is None else round(value, places)
+from homeshore.quality.results import CaptureResult, LossFigures, StreamResult, WindowResult, rounded
 
 
 def _loss(loss: LossFigures) -> dict:
     return {
         "expected": loss.expected,
         "lost": loss.lost,
-        "loss_pct": _round(loss.loss_pct),
+        "loss_pct": rounded(loss.loss_pct),
         "discarded": loss.discarded,
-        "effective_loss_pct": _round(loss.effective_loss_pct),
-        "burst_density": _round(loss.burst_density, 4),
-        "gap_density": _round(loss.gap_density, 4),
-        "mean_burst_packets": _round(loss.mean_burst_packets),
-        "burst_ratio": _round(loss.burst_ratio),
+        "effective_loss_pct": rounded(loss.effective_loss_pct),
+        "burst_density": rounded(loss.burst_density, 4),
+        "gap_density": rounded(loss.gap_density, 4),
+        "mean_burst_packets": rounded(loss.mean_burst_packets),
+        "burst_ratio": rounded(loss.burst_ratio),
     }
 
 
@@ -34,8 +30,8 @@ def window_dict(window: WindowResult) -> dict:
         "duplicates": window.duplicates,
         "reordered": window.reordered,
         **_loss(window.loss),
-        "jitter_ms": _round(window.jitter_ms),
-        "jitter_max_ms": _round(window.jitter_max_ms),
+        "jitter_ms": rounded(window.jitter_ms),
+        "jitter_max_ms": rounded(window.jitter_max_ms),
         "r_factor": window.score.r_factor,
         "mos": window.score.mos,
         "mos_kind": window.score.mos_kind,
@@ -62,11 +58,11 @@ def stream_dict(stream: StreamResult, *, windows: bool = False) -> dict:
         "resets": stream.resets,
         "event_packets": stream.event_packets,
         "comfort_noise_packets": stream.comfort_noise_packets,
-        "jitter_min_ms": _round(stream.jitter_min_ms),
-        "jitter_mean_ms": _round(stream.jitter_mean_ms),
-        "jitter_max_ms": _round(stream.jitter_max_ms),
-        "jitter_last_ms": _round(stream.jitter_last_ms),
-        "max_delta_ms": _round(stream.max_delta_ms),
+        "jitter_min_ms": rounded(stream.jitter_min_ms),
+        "jitter_mean_ms": rounded(stream.jitter_mean_ms),
+        "jitter_max_ms": rounded(stream.jitter_max_ms),
+        "jitter_last_ms": rounded(stream.jitter_last_ms),
+        "max_delta_ms": rounded(stream.max_delta_ms),
         "loss_runs": [list(run) for run in stream.loss.loss_runs],
         "r_factor": stream.score.r_factor,
         "mos": stream.score.mos,
@@ -75,8 +71,8 @@ def stream_dict(stream: StreamResult, *, windows: bool = False) -> dict:
             "reports": far_end.reports,
             "fraction_lost_pct": far_end.fraction_lost_pct,
             "cumulative_lost": far_end.cumulative_lost,
-            "jitter_ms": _round(far_end.jitter_ms),
-            "rtt_ms": _round(far_end.rtt_ms),
+            "jitter_ms": rounded(far_end.jitter_ms),
+            "rtt_ms": rounded(far_end.rtt_ms),
         },
         "problems": list(stream.problems),
     }

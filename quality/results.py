@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def rounded(value: float | None, places: int = 3) -> float | None:
+    """A figure for output (JSON, samples): rounded, and None kept as None."""
+    return None if value is None else round(value, places)
+
+
 @dataclass(frozen=True)
 class FarEndReport:
     """What the far end said about this stream in RTCP receiver reports (RFC 3550 §6.4.2)."""
