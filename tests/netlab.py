@@ -15,6 +15,7 @@ test sees packets the kernel actually sent. What DESIGN.md asks of such tests:
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import itertools
 import json
@@ -25,11 +26,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 PREFIX = "hsnl"  # every namespace this module creates is named PREFIX<pid>-<n><side>
 _NAME = re.compile(rf"^{PREFIX}(?P<pid>\d+)-\d+[ab]$")
@@ -449,3 +452,32 @@ def send_rtp(ns: str, dst: str, *, streams: int, rate_pps: float, seconds: float
             "--rate", rate_pps, "--seconds", seconds, *(["--port", port] if port else [])]
     # The repository as working directory, so that `-m tests.tools.rtp_sender` resolves.
     return json.loads(run(ns, argv, cwd=REPO, timeout=timeout_s or seconds + 30))
+
+
+T = TypeVar("T")
+_CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def in_namespace(ns: str, function: Callable[[], T]) -> T:
+    """Call `function` on a thread that has joined network namespace `ns` (setns applies to one thread only).
+
+    Sockets it opens stay in `ns` after the thread ends, so a Reflector or UdpProbe started here runs there
+    while this process, and the lab's commands, stay in the root namespace."""
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            with open(f"/run/netns/{ns}") as handle:
+                if _libc.setns(handle.fileno(), _CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns {ns}: {os.strerror(ctypes.get_errno())}")
+            outcome["value"] = function()
+        except BaseException as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]

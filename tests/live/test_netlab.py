@@ -9,7 +9,6 @@ a sender that miscounts or drifts.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests import netlab
-from tests.conftest import require_tool, skip_or_fail
+from tests.conftest import skip_or_fail
+from tests.live.livecalls import require_lab
 from tests.references.tshark import TsharkStream, rtp_streams
 
 pytestmark = pytest.mark.netns
@@ -38,10 +38,7 @@ SIGNALLING_MARGIN_S = 2.0
 
 @pytest.fixture(scope="module", autouse=True)
 def lab_prerequisites() -> None:
-    if os.geteuid() != 0:
-        skip_or_fail("network namespaces, tc, nft and tcpdump need root")
-    for tool in TOOLS:
-        require_tool(tool)
+    require_lab(TOOLS)
     if not netlab.SIPP_AUDIO.is_file():
         skip_or_fail(f"{netlab.SIPP_AUDIO} (package sip-tester) is missing")
 
