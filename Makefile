@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 
 COMPILED := build/compiled
 
-.PHONY: install test test-compiled compiled bench clean
+.PHONY: install check test test-compiled compiled bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The main job: a readiness check of this machine's connection (SERVER: the URL of a `homeshore serve`).
+check: $(STAMP)
+	$(VENV)/bin/homeshore check $(if $(SERVER),--server $(SERVER))
 
 test: $(STAMP)
 	scripts/install-system-deps

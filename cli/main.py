@@ -9,6 +9,8 @@ import click
 from homeshore import __version__
 from homeshore.cli.analyze import analyze
 from homeshore.cli.calls import calls
+from homeshore.cli.check import check
+from homeshore.cli.serve import serve
 from homeshore.cli.status import ExitStatus
 
 
@@ -20,6 +22,8 @@ def cli() -> None:
 
 cli.add_command(analyze)
 cli.add_command(calls)
+cli.add_command(check)
+cli.add_command(serve)
 
 
 def main() -> None:
@@ -31,6 +35,10 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(ExitStatus.INTERRUPTED)
+    except click.UsageError as error:  # one line, as every other failure, not click's usage block
+        command = error.ctx.command_path if error.ctx is not None else "homeshore"
+        click.echo(f"{command}: {error.format_message()} (see {command} --help)", err=True)
+        sys.exit(ExitStatus.CANNOT_MEASURE)
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)

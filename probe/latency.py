@@ -257,6 +257,10 @@ class UdpProbe:
                     and probe.seq < len(self._send_ns) and probe.client_send_ns == self._send_ns[probe.seq]):
                 self._replies.append((probe.seq, arrival_ns))
                 self._answered.add(probe.seq)
+                self._on_reply(probe, arrival_ns)
+
+    def _on_reply(self, probe: wire.Probe, arrival_ns: int) -> None:
+        """Called with each reply matched to a probe of this run (a subclass may keep more of it)."""
 
     def _raise_if_unreachable(self, error: OSError) -> None:
         """An ICMP error reported on the socket. Before any reply it decides the run; after one, the probes it

@@ -1,0 +1,77 @@
+"""The `homeshore check --json` document (DESIGN.md's contract), built from one run and its verdict (pure).
+
+The terminal panel, the HTML report and the stored samples are all rendered from this one document, so the
+three never disagree. Names carry their units; null where a figure was not measured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeshore.planning.policy import Policy
+from homeshore.planning.verdict import Verdict, verdict_dict
+from homeshore.probe.check_run import CheckRun
+from homeshore.probe.host import host_dict
+from homeshore.quality.results import rounded
+
+
+def check_document(run: CheckRun, verdict: Verdict, policy: Policy, *, candidate: str | None, area: str | None,
+                   version: str) -> dict[str, Any]:
+    speed, call = run.speed, run.call
+    judged = verdict_dict(verdict)
+    criteria = [dict(item, goodput_mbps=rounded(c.goodput_mbps)) for item, c in zip(judged["criteria"],
+                                                                                     verdict.criteria)]
+    download_line = verdict.criterion("download").value
+    upload_line = verdict.criterion("upload").value
+    return {
+        "verdict": judged["verdict"],
+        "could_not_measure": verdict.could_not_measure,
+        "server": speed.server if speed else run.plan.server,
+        "method": speed.method if speed else ("ookla" if run.plan.server is None else "selfhosted"),
+        "time": run.started_at.isoformat(timespec="seconds"),
+        "candidate": candidate,
+        "area": area,
+        "bufferbloat_grade": verdict.bufferbloat_grade,
+        "criteria": criteria,
+        "measurements": {
+            "download_goodput_mbps": rounded(speed.download_goodput_mbps) if speed else None,
+            "download_line_mbps": rounded(download_line),
+            "upload_goodput_mbps": rounded(speed.upload_goodput_mbps) if speed else None,
+            "upload_line_mbps": rounded(upload_line),
+            "upload_counted_at": speed.upload_counted_at if speed else None,
+            "protocol_overhead_pct": policy.protocol_overhead_pct,
+            "idle_rtt_ms": rounded(call.rtt_ms) if call else None,
+            "loaded_rtt_download_ms": _median(run.loaded_download),
+            "loaded_rtt_upload_ms": _median(run.loaded_upload),
+            "loaded_loss_download_pct": _loss(run.loaded_download),
+            "loaded_loss_upload_pct": _loss(run.loaded_upload),
+            "jitter_ms": rounded(call.jitter_ms) if call else None,
+            "loss_pct": rounded(call.loss_pct) if call else None,
+            "synthetic_call": _call_dict(call),
+            "bytes_used": run.bytes_used,
+            "duration_s": rounded(run.duration_s, 1),
+        },
+        "host": host_dict(run.host),
+        "not_reached": list(run.not_reached),
+        "version": version,
+    }
+
+
+def _median(result) -> float | None:
+    return rounded(result.rtt_median_ms) if result is not None else None
+
+
+def _loss(result) -> float | None:
+    return rounded(result.loss_pct) if result is not None else None
+
+
+def _call_dict(call) -> dict[str, Any] | None:
+    if call is None:
+        return None
+    return {
+        "seconds": rounded(call.duration_s, 1), "packets_sent": call.packets_sent,
+        "packets_received": call.packets_received, "loss_pct": rounded(call.loss_pct),
+        "burst_loss_pct": rounded(call.burst_loss_pct), "rtt_ms": rounded(call.rtt_ms),
+        "jitter_ms": rounded(call.jitter_ms), "r_factor": rounded(call.r_factor), "mos": rounded(call.mos),
+        "mos_kind": call.mos_kind, "codec": call.codec,
+    }

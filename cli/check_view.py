@@ -1,0 +1,76 @@
+"""The verdict panel of `homeshore check`, rendered from its JSON document (pure: data in, rich renderable out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+STYLES = {"PASS": "bold green", "WARN": "bold yellow", "FAIL": "bold red"}
+LABELS = {"download": "Download", "upload": "Upload", "idle_rtt": "Round trip (idle)",
+          "loaded_rtt": "Round trip (under load)", "jitter": "Jitter", "loss": "Packet loss",
+          "mos": "Call quality (MOS)"}
+PLACES = {"Mbit/s": 1, "ms": 1, "%": 2, "MOS": 2}
+
+
+def figure(value: float | None, unit: str) -> str:
+    if value is None:
+        return "not measured"
+    text = f"{value:.{PLACES.get(unit, 1)}f}"
+    return text if unit == "MOS" else f"{text} {unit}"
+
+
+def criteria_table(criteria: list[dict[str, Any]]) -> Table:
+    """One row per criterion: status, measured value, limit. The advice follows the table (advice_lines): in
+    a column it would fold into a narrow strip on an 80-column terminal."""
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("criterion", no_wrap=True)
+    table.add_column("measured", justify="right", no_wrap=True)
+    table.add_column("limit", justify="right", no_wrap=True)
+    for item in criteria:
+        status = item.get("status", "WARN")
+        unit = item.get("unit", "")
+        table.add_row(Text(status, style=STYLES.get(status, "")), LABELS.get(item.get("name"), item.get("name")),
+                      figure(item.get("value"), unit), figure(item.get("threshold"), unit))
+    return table
+
+
+def advice_lines(criteria: list[dict[str, Any]]) -> list[Text]:
+    """What to do, for each criterion that did not pass (a pass's advice only restates the table's row)."""
+    return [Text.assemble((f"{LABELS.get(item.get('name'), item.get('name'))}: ", STYLES.get(item.get("status"), "")),
+                          item.get("advice") or "")
+            for item in criteria if item.get("status") != "PASS" and item.get("advice")]
+
+
+def verdict_panel(document: dict[str, Any]) -> Panel:
+    verdict = document.get("verdict", "FAIL")
+    heading = {"PASS": "This home can take calls.",
+               "WARN": "This home can take calls, with the warnings below.",
+               "FAIL": "This home cannot take calls yet: see what failed below."}[verdict]
+    if document.get("could_not_measure") and verdict != "FAIL":
+        heading = "The check could not measure everything: repeat it (see below)."
+    criteria = document.get("criteria", [])
+    parts: list[Any] = [Text(f"{verdict}  {heading}", style=STYLES.get(verdict, "")), Text(""),
+                        criteria_table(criteria), Text(""), *advice_lines(criteria)]
+    grade = document.get("bufferbloat_grade")
+    if grade:
+        parts.append(Text(f"Bufferbloat grade {grade} (RTT increase under load over idle).", style="dim"))
+    for reason in document.get("not_reached", []):
+        parts.append(Text(f"Not measured: {reason}", style="yellow"))
+    subject = ", ".join(part for part in (document.get("candidate"), document.get("area")) if part)
+    title = "homeshore check" + (f": {subject}" if subject else "")
+    return Panel(Group(*parts), title=title, subtitle=_subtitle(document), border_style=STYLES.get(verdict, ""))
+
+
+def _subtitle(document: dict[str, Any]) -> str:
+    measurements = document.get("measurements") or {}
+    pieces = [f"server {document.get('server')} ({document.get('method')})"]
+    if measurements.get("duration_s") is not None:
+        pieces.append(f"{measurements['duration_s']:.0f} s")
+    if measurements.get("bytes_used") is not None:
+        pieces.append(f"{measurements['bytes_used'] / 1e6:.1f} MB")
+    return ", ".join(pieces)

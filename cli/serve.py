@@ -1,0 +1,100 @@
+"""`homeshore serve`: the measurement server a contact centre runs next to its collector.
+
+It starts the speed-test HTTP server (collector/speedserver.py) and the UDP reflector (collector/reflector.py)
+on one bind address, says in one line where each listens, and runs until SIGTERM or Ctrl-C; then it prints
+each one's counters on a line of its own and exits 0. A server asked to stop has done its job, so SIGINT and
+SIGTERM are both a clean stop (0), unlike Ctrl-C during a measurement (130, cli/status.py), which loses a
+result.
+
+Options are checked before anything listens, and a port in use or an address that is not this machine's is
+reported as one line, exit 2 (UsageProblem), never a traceback. Port 0 means any free port; the line printed
+at start names the ports really used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import signal
+import threading
+
+import click
+
+from homeshore.cli.errors import UsageProblem
+
+MAX_TEST_LENGTH_S = 60  # speedtest-cli would run each phase this long: more is a typo, not a test
+
+
+def _port(option: str, text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise UsageProblem(f"{option} must be a port number from 0 to 65535, not {text!r}")
+    return port
+
+
+def _bind_address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise UsageProblem(f"--bind must be an IP address of this machine (e.g. :: or 0.0.0.0), "
+                           f"not {text!r}") from None
+
+
+def _where(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def _counter_line(name: str, counters) -> str:
+    return f"{name}: " + " ".join(f"{key}={value}" for key, value in dataclasses.asdict(counters).items())
+
+
+@click.command()
+@click.option("--bind", "bind_text", default="::", show_default=True, metavar="ADDR",
+              help="Address to listen on; '::' takes IPv4 and IPv6.")
+@click.option("--http-port", "http_port_text", default="8080", show_default=True, metavar="PORT",
+              help="TCP port of the speed-test HTTP server (0: any free port).")
+@click.option("--udp-port", "udp_port_text", default="8610", show_default=True, metavar="PORT",
+              help="UDP port of the latency reflector (0: any free port).")
+@click.option("--test-length", "test_length_text", default="10", show_default=True, metavar="S",
+              help="Seconds per download and upload phase that speedtest-cli is told to run.")
+def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_text: str) -> None:
+    """Run the speed-test HTTP endpoints and the UDP reflector until SIGTERM or Ctrl-C."""
+    bind = _bind_address(bind_text)
+    http_port = _port("--http-port", http_port_text)
+    udp_port = _port("--udp-port", udp_port_text)
+    if not test_length_text.isdigit() or not 1 <= int(test_length_text) <= MAX_TEST_LENGTH_S:
+        raise UsageProblem(f"--test-length must be whole seconds from 1 to {MAX_TEST_LENGTH_S}, "
+                           f"not {test_length_text!r}")
+
+    from homeshore.collector.reflector import Reflector
+    from homeshore.collector.speedserver import SpeedServer
+
+    reflector = Reflector(bind, udp_port)
+    try:
+        reflector.start()
+    except OSError as error:
+        raise UsageProblem(f"cannot listen on UDP {_where(bind, udp_port)}: {error.strerror}") from None
+    http = SpeedServer(bind, http_port, udp_port=reflector.port, test_length_s=int(test_length_text))
+    try:
+        http.start()
+    except OSError as error:
+        reflector.stop()
+        raise UsageProblem(f"cannot listen on TCP {_where(bind, http_port)}: {error.strerror}") from None
+
+    stopping = threading.Event()
+    previous = {signum: signal.signal(signum, lambda *_: stopping.set()) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        click.echo(f"homeshore serve: HTTP on {_where(bind, http.port)}, "
+                   f"UDP reflector on {_where(bind, reflector.port)}")
+        while not stopping.wait(0.2):  # a timed wait, so the signal handler gets to run
+            pass
+    finally:
+        http_counters = http.stop()
+        reflector_counters = reflector.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    click.echo(_counter_line("homeshore serve: HTTP", http_counters))
+    click.echo(_counter_line("homeshore serve: UDP reflector", reflector_counters))

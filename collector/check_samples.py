@@ -1,0 +1,50 @@
+"""The samples one `homeshore check` leaves in the local store: `readiness`, `bandwidth` and `voip_test` (DESIGN.md's
+schema), built from the check's JSON document (pure).
+
+Tags stay bounded: the server is its host and port (a contact centre runs a handful), or "ookla"; the area is
+the postcode district; the candidate reference is a string field, never a tag. A sample with nothing measured in
+it is not written (a speeds-only check against speedtest.net writes no voip_test).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from homeshore.collector.schema import Sample
+
+
+def server_tag(document: dict[str, Any]) -> str:
+    if document.get("method") == "ookla":
+        return "ookla"
+    parts = urlsplit(str(document.get("server") or ""))
+    return parts.netloc or "unknown"
+
+
+def check_samples(document: dict[str, Any], *, agent: str) -> list[Sample]:
+    time_ns = int(datetime.fromisoformat(document["time"]).timestamp() * 1e9)
+    host = document.get("host") or {}
+    tags = {"agent": agent, "area": document.get("area") or "", "conn": host.get("conn") or "unknown",
+            "server": server_tag(document)}
+    m = document.get("measurements") or {}
+    passed = {c["name"]: 1.0 if c["status"] == "PASS" else 0.0 for c in document.get("criteria", [])}
+    samples = [Sample("readiness", tags, {"verdict": document["verdict"], "candidate": document.get("candidate"),
+                                          **{f"{name}_pass": value for name, value in passed.items()}}, time_ns)]
+    loaded = [value for value in (m.get("loaded_rtt_download_ms"), m.get("loaded_rtt_upload_ms")) if value is not None]
+    bandwidth = {
+        "download_mbps": m.get("download_goodput_mbps"), "upload_mbps": m.get("upload_goodput_mbps"),
+        "idle_rtt_ms": m.get("idle_rtt_ms"), "loaded_rtt_down_ms": m.get("loaded_rtt_download_ms"),
+        "loaded_rtt_up_ms": m.get("loaded_rtt_upload_ms"), "jitter_ms": m.get("jitter_ms"),
+        "loss_pct": m.get("loss_pct"),
+    }
+    if any(value is not None for value in bandwidth.values()) or loaded:
+        bandwidth |= {"bytes_used": m.get("bytes_used"), "duration_s": m.get("duration_s")}
+        samples.append(Sample("bandwidth", tags, bandwidth, time_ns))
+    call = m.get("synthetic_call")
+    if call:
+        samples.append(Sample("voip_test", {**tags, "codec": call.get("codec") or "PCMU"}, {
+            "rtt_ms": call.get("rtt_ms"), "jitter_ms": call.get("jitter_ms"), "loss_pct": call.get("loss_pct"),
+            "burst_loss_pct": call.get("burst_loss_pct"), "r_factor": call.get("r_factor"), "mos": call.get("mos"),
+        }, time_ns))
+    return samples

@@ -1,0 +1,176 @@
+"""`homeshore check` end to end: a "home" and a "server" namespace joined by a veth pair, `homeshore serve` in
+the server namespace, the installed `homeshore check` in the home, links shaped with tc tbf.
+
+References, independent of homeshore: the rate tbf enforces (iperf3's receiver goodput on the same link is
+checked against the client's figure in tests/probe/test_speedtest_live.py), the queue tbf is allowed to hold,
+the JSON contract of DESIGN.md, the spool read back with plain sqlite3, and the report parsed as HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from homeshore.cli.status import ExitStatus
+from homeshore.collector.schema import from_line_protocol
+from tests import netlab
+from tests.live.livecalls import require_lab
+
+pytestmark = pytest.mark.netns
+
+TOOLS = ("ip", "tc", "nft")
+CONSOLE_SCRIPT = Path(sys.executable).with_name("homeshore")
+HTTP_PORT, UDP_PORT = 8080, 8610
+CONTRACT_KEYS = {"verdict", "server", "method", "criteria", "measurements", "host"}  # DESIGN.md
+CRITERION_KEYS = {"name", "status", "value", "threshold", "unit", "advice"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def lab_prerequisites() -> None:
+    require_lab(TOOLS)
+
+
+@contextmanager
+def served_lab() -> Iterator[netlab.Lab]:
+    """A lab with `homeshore serve` listening in the server namespace (b)."""
+    with netlab.Lab() as lab:
+        process = netlab.popen(lab.b.ns, [str(CONSOLE_SCRIPT), "serve", "--http-port", str(HTTP_PORT),
+                                          "--udp-port", str(UDP_PORT)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        try:
+            line = process.stdout.readline()
+            assert line.startswith("homeshore serve: HTTP on"), line + process.stderr.read()
+            yield lab
+        finally:
+            netlab.end_process(process)
+
+
+def shape_both_ways(lab: netlab.Lab, download_kbit: int, upload_kbit: int, queue_ms: float = 50) -> None:
+    """tbf on each side's egress: the server's is the home's download, the home's its upload."""
+    for host, kbit in ((lab.b, download_kbit), (lab.a, upload_kbit)):
+        netlab.shape(host.ns, host.dev, rate_kbit=kbit, burst_bytes=max(3_000, kbit * 1000 // 8 // 250),
+                     latency_ms=queue_ms)
+
+
+def run_check(lab: netlab.Lab, state_dir: Path, *args: str, timeout_s: float = 120) -> tuple[int, dict, str]:
+    argv = ["env", f"HOMESHORE_AGENT_STATE_DIR={state_dir}", str(CONSOLE_SCRIPT), "check", "--server",
+            f"http://{lab.b.ipv4}:{HTTP_PORT}", "--json", *args]
+    result = subprocess.run(["ip", "netns", "exec", lab.a.ns, *argv], capture_output=True, text=True,
+                            timeout=timeout_s)
+    assert "Traceback" not in result.stderr, result.stderr
+    document = json.loads(result.stdout) if result.stdout.strip() else {}
+    return result.returncode, document, result.stderr
+
+
+def criterion(document: dict, name: str) -> dict:
+    (found,) = [c for c in document["criteria"] if c["name"] == name]
+    return found
+
+
+def spooled(state_dir: Path) -> list:
+    """The samples waiting in the spool's queue, read with plain sqlite3."""
+    with sqlite3.connect(state_dir / "spool.sqlite3") as db:
+        return [from_line_protocol(line) for (line,) in db.execute("SELECT line FROM queue ORDER BY id")]
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.remote: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.remote += [v for k, v in attrs if k in ("src", "href") and v and "://" in v]
+
+
+def test_a_7_mbit_home_fails_download_and_a_10_mbit_home_passes_with_report_and_stored_result(tmp_path: Path) -> None:
+    with served_lab() as lab:
+        shape_both_ways(lab, download_kbit=7_000, upload_kbit=2_000)
+        slow_exit, slow, _ = run_check(lab, tmp_path / "slow", "--quick")
+    with served_lab() as lab:
+        shape_both_ways(lab, download_kbit=10_000, upload_kbit=2_000)
+        report = tmp_path / "candidate.html"
+        fast_exit, fast, fast_err = run_check(lab, tmp_path / "fast", "--quick", "--candidate", "REF-0042",
+                                              "--postcode", "NG5 1AB", "--report", str(report))
+    # 7 Mbit/s of tbf: line rate below 8 -> FAIL, exit 1; 10 Mbit/s: above 8 (in the WARN band below 10) -> exit 0
+    assert criterion(slow, "download")["status"] == "FAIL" and slow["verdict"] == "FAIL"
+    assert slow_exit == ExitStatus.FAILED
+    assert 6.3 <= slow["measurements"]["download_line_mbps"] < 7.0 * 1.01, slow["measurements"]
+    assert criterion(fast, "download")["status"] in ("PASS", "WARN")
+    assert 9.0 <= fast["measurements"]["download_line_mbps"] < 10.0 * 1.01, fast["measurements"]
+    assert fast_exit == ExitStatus.OK, (fast, fast_err)
+    # upload: within 10 % of the shaped rate (the accuracy against iperf3 is tests/probe/test_speedtest_live.py's)
+    assert 1.8 <= fast["measurements"]["upload_goodput_mbps"] * 1514 / 1448 < 2.0 * 1.10
+    assert fast["measurements"]["upload_counted_at"] == "receiver" and fast["method"] == "selfhosted"
+    # DESIGN.md's contract, the district only, and every criterion judged
+    assert CONTRACT_KEYS <= set(fast) and fast["area"] == "NG5" and fast["candidate"] == "REF-0042"
+    assert [c["name"] for c in fast["criteria"]] == ["download", "upload", "idle_rtt", "loaded_rtt", "jitter",
+                                                      "loss", "mos"]
+    assert all(CRITERION_KEYS <= set(c) and c["value"] is not None for c in fast["criteria"]), fast["criteria"]
+    assert fast["measurements"]["synthetic_call"]["packets_sent"] >= 240  # 5 s at 50 packets/s
+    assert fast["measurements"]["loss_pct"] == 0 and fast["measurements"]["idle_rtt_ms"] < 5
+    # the stored result: the spool holds the three samples, tagged by district, never by postcode or candidate
+    samples = {s.measurement: s for s in spooled(tmp_path / "fast")}
+    assert sorted(samples) == ["bandwidth", "readiness", "voip_test"]
+    assert samples["readiness"].tags["area"] == "NG5" and samples["readiness"].fields["verdict"] == fast["verdict"]
+    assert samples["bandwidth"].fields["download_mbps"] == fast["measurements"]["download_goodput_mbps"]
+    assert "NG5 1AB" not in json.dumps([dict(s.tags) for s in samples.values()])
+    # the report: the verdict and the candidate in the text, nothing remote
+    page = _Text()
+    page.feed(report.read_text(encoding="utf-8"))
+    text = " ".join(page.text)
+    assert fast["verdict"] in text and "REF-0042" in text and page.remote == []
+
+
+def test_a_deep_queue_shows_rtt_under_load_100_ms_above_idle_and_a_bufferbloat_warning(tmp_path: Path) -> None:
+    """tbf at 4 Mbit/s with up to 400 ms of queue on the download: the download's TCP streams fill it."""
+    with served_lab() as lab:
+        shape_both_ways(lab, download_kbit=4_000, upload_kbit=4_000, queue_ms=400)
+        netlab.run(lab.b.ns, ["sysctl", "-qw", "net.ipv4.tcp_congestion_control=reno"])  # BBR keeps queues short
+        exit_code, document, _ = run_check(lab, tmp_path / "state", "--quick")
+    m = document["measurements"]
+    assert m["idle_rtt_ms"] < 5, m
+    assert m["loaded_rtt_download_ms"] >= m["idle_rtt_ms"] + 100, m
+    assert m["loaded_rtt_download_ms"] < 400 + 50, m  # tbf holds no more than its latency's worth
+    assert document["bufferbloat_grade"] in ("C", "D", "F")
+    loaded = criterion(document, "loaded_rtt")
+    assert loaded["status"] in ("WARN", "FAIL") and "queue" in loaded["advice"].lower(), loaded
+    assert exit_code in (ExitStatus.OK, ExitStatus.FAILED)
+
+
+def test_a_server_without_reachable_reflector_is_measured_for_speed_and_says_what_it_missed(tmp_path: Path) -> None:
+    with served_lab() as lab:
+        netlab.run(lab.b.ns, ["nft", "-f", "-"], stdin=(
+            "table inet firewall {\n chain input {\n  type filter hook input priority 0; policy accept;\n"
+            f"  udp dport {UDP_PORT} drop\n }}\n}}\n"))
+        exit_code, document, _ = run_check(lab, tmp_path / "state", "--quick")
+    assert exit_code == ExitStatus.CANNOT_MEASURE
+    assert document["measurements"]["download_goodput_mbps"] > 0
+    assert criterion(document, "loss")["value"] is None and document["could_not_measure"] is True
+    assert any("synthetic call" in reason and "no reply" in reason for reason in document["not_reached"]), \
+        document["not_reached"]
+
+
+def test_no_route_and_no_internet_each_say_what_could_not_be_reached(tmp_path: Path) -> None:
+    with netlab.Lab() as lab:
+        env = ["env", f"HOMESHORE_AGENT_STATE_DIR={tmp_path}"]
+        no_route = subprocess.run(["ip", "netns", "exec", lab.a.ns, *env, str(CONSOLE_SCRIPT), "check", "--server",
+                                   "http://192.0.2.1:8080"], capture_output=True, text=True, timeout=60)
+        no_internet = subprocess.run(["ip", "netns", "exec", lab.a.ns, *env, str(CONSOLE_SCRIPT), "check"],
+                                     capture_output=True, text=True, timeout=120)
+    for result, fragment in ((no_route, "cannot reach http://192.0.2.1:8080"),
+                             (no_internet, "cannot reach www.speedtest.net")):
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == ExitStatus.CANNOT_MEASURE, result
+        assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in result.stderr, result.stderr

@@ -1,0 +1,405 @@
+"""The HTML report of `homeshore check --report`: its structure read back with html.parser, escaping of hostile
+text, no external reference of any kind, documents with members missing; then real headless Chromium shows it
+makes no network request (its own net log says so, and says so for an injected image) and that the screenshot's
+banner carries the verdict's colour."""
+
+from __future__ import annotations
+
+import copy
+import html
+import random
+import re
+import shutil
+import struct
+import zlib
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from homeshore.cli.check_report import CONTENT_SECURITY_POLICY, VERDICT_COLOURS, render_check_report
+from homeshore.planning.measurements import ReadinessMeasurements
+from homeshore.planning.readiness import evaluate
+from homeshore.planning.verdict import verdict_dict
+from tests.conftest import skip_or_fail
+from tests.references.chromium import Rendering, decode_png, render
+
+GOOD_HOME = dict(download_goodput_mbps=31.234, upload_goodput_mbps=6.18, idle_rtt_ms=21.46, loaded_rtt_download_ms=34.0,
+                 loaded_rtt_upload_ms=47.25, jitter_ms=3.14, loss_pct=0.26, mos=4.384, connection="wired")
+HOMES = {  # a home per verdict, judged by the real policy
+    "PASS": GOOD_HOME,
+    "WARN": dict(GOOD_HOME, download_goodput_mbps=8.9),  # 9.3 Mbit/s line rate: in the 8-10 WARN band
+    "FAIL": dict(GOOD_HOME, upload_goodput_mbps=0.5, connection="wifi", cpu_pct=95.0),
+}
+VERDICTS = tuple(HOMES)
+INJECTIONS = ("<script>alert('x')</script>", '"><img src=x onerror=alert(1)>')
+PROBE = "http://192.0.2.1/x.png"  # TEST-NET-1 (RFC 5737): never routed, so the attempt is all there is
+
+
+def document(verdict: str = "PASS") -> dict:
+    """A `homeshore check --json` document as cli/check_document.py builds it, around the real verdict."""
+    m = HOMES[verdict]
+    judged = evaluate(ReadinessMeasurements(**m))
+    assert str(judged.overall) == verdict
+    criteria = [dict(item, goodput_mbps=c.goodput_mbps)
+                for item, c in zip(verdict_dict(judged)["criteria"], judged.criteria)]
+    return {
+        **verdict_dict(judged), "criteria": criteria, "could_not_measure": judged.could_not_measure,
+        "server": "http://speed.contact-centre.example:8080", "method": "selfhosted",
+        "time": "2026-11-24T10:40:00+00:00", "candidate": "REF-123", "area": "NG5",
+        "bufferbloat_grade": judged.bufferbloat_grade,
+        "measurements": {
+            "download_goodput_mbps": m["download_goodput_mbps"], "download_line_mbps": criteria[0]["value"],
+            "upload_goodput_mbps": m["upload_goodput_mbps"], "upload_counted_at": "receiver",
+            "idle_rtt_ms": m["idle_rtt_ms"], "loaded_rtt_download_ms": m["loaded_rtt_download_ms"],
+            "loaded_rtt_upload_ms": m["loaded_rtt_upload_ms"], "jitter_ms": m["jitter_ms"], "loss_pct": m["loss_pct"],
+            "synthetic_call": {"mos": m["mos"], "r_factor": 91.234, "loss_pct": 0.26, "jitter_ms": 3.14,
+                               "rtt_ms": 21.46, "seconds": 10.0},
+            "bytes_used": 123_456_789, "duration_s": 38.25,
+        },
+        "host": {"interface": "eth0", "connection": m["connection"], "link_mbps": 1000.0, "wifi_signal_dbm": None,
+                 "cpu_pct": m.get("cpu_pct", 12.5), "other_download_mbps": 0.04, "other_upload_mbps": 0.0},
+        "not_reached": ["UDP reflector 203.0.113.7:9000 did not answer: RTT under load measured by TCP instead"],
+        "version": "0.1.0",
+    }
+
+
+@dataclass
+class Node:
+    tag: str
+    attrs: dict[str, str | None]
+    children: list[Node | str] = field(default_factory=list)
+
+    def text(self) -> str:
+        return " ".join(" ".join(c.split()) if isinstance(c, str) else c.text() for c in self.children).strip()
+
+    def all(self, tag: str | None = None) -> list[Node]:
+        found = []
+        for child in self.children:
+            if isinstance(child, Node):
+                if tag is None or child.tag == tag:
+                    found.append(child)
+                found.extend(child.all(tag))
+        return found
+
+    def first(self, tag: str | None = None, **attrs: str) -> Node:
+        return next(n for n in self.all(tag) if all(n.attrs.get(k) == v for k, v in attrs.items()))
+
+
+class TreeBuilder(HTMLParser):
+    VOID = {"meta", "br", "img", "input", "link", "hr", "source", "area", "base", "col", "embed", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#document", {})
+        self.stack = [self.root]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = Node(tag, dict(attrs))
+        self.stack[-1].children.append(node)
+        if tag not in self.VOID:
+            self.stack.append(node)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack[-1].tag == tag, f"</{tag}> closes <{self.stack[-1].tag}>"
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.stack[-1].children.append(data)
+
+
+def parse(page: str) -> Node:
+    builder = TreeBuilder()
+    builder.feed(page)
+    builder.close()
+    assert builder.stack == [builder.root], "unclosed elements: " + ", ".join(n.tag for n in builder.stack[1:])
+    return builder.root
+
+
+def criteria_rows(root: Node) -> list[Node]:
+    return [row for row in root.first("table", id="criteria").all("tr") if row.attrs.get("class") == "criterion"]
+
+
+REF_ATTRIBUTES = {"src", "href", "srcset", "action", "formaction", "poster", "data", "background", "xlink:href",
+                  "ping", "manifest", "cite", "longdesc", "usemap", "codebase", "archive"}
+CSS_REF = re.compile(r"""url\(\s*['"]?([^'")\s]*)|@import\s+(?:url\()?\s*['"]?([^'");\s]+)""", re.IGNORECASE)
+
+
+def references(page: str) -> list[str]:
+    """Every URL the page could make a browser fetch: resource attributes, a meta refresh, CSS url() and @import."""
+    root, found = parse(page), []
+    for node in root.all():
+        for name, value in node.attrs.items():
+            if name in REF_ATTRIBUTES:
+                found.append(value or "")
+            if name == "style":
+                found.extend(a or b for a, b in CSS_REF.findall(value or ""))
+        if node.tag == "meta" and (node.attrs.get("http-equiv") or "").lower() == "refresh":
+            found.append(node.attrs.get("content") or "")
+        if node.tag == "style":
+            found.extend(a or b for a, b in CSS_REF.findall(node.text()))
+    return found
+
+
+def local(reference: str) -> bool:
+    return reference.startswith(("data:", "#"))
+
+
+# --- structure ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("verdict", VERDICTS)
+def test_the_banner_comes_first_and_says_the_verdict_in_words(verdict: str) -> None:
+    root = parse(render_check_report(document(verdict)))
+    body = root.first("body")
+    banner = body.all()[0]
+    assert banner.attrs.get("id") == "verdict"
+    assert banner.text().split()[0] == verdict
+    assert VERDICT_COLOURS[verdict][0] in banner.attrs["style"]
+    assert root.first("title").text() == f"homeshore check: {verdict} – REF-123"
+    subject = root.first("div", **{"class": "subject"}).text()
+    assert "REF-123" in subject and "NG5" in subject and "24 Nov 2026, 10:40 UTC" in subject
+
+
+def test_one_row_per_criterion_with_status_value_threshold_and_advice() -> None:
+    doc = document("FAIL")
+    rows = criteria_rows(parse(render_check_report(doc)))
+    assert len(rows) == len(doc["criteria"]) == 7
+    for row, criterion in zip(rows, doc["criteria"]):
+        cells = [cell.text() for cell in row.all() if cell.tag in ("th", "td")]
+        assert row.attrs["data-criterion"] == criterion["name"]
+        assert cells[1] == criterion["status"]
+        assert cells[4] == " ".join(criterion["advice"].split())
+    by_name = {row.attrs["data-criterion"]: [c.text() for c in row.all() if c.tag in ("th", "td")] for row in rows}
+    assert by_name["upload"][:4] == ["Upload", "FAIL", "0.5 Mbit/s line rate (0.5 Mbit/s goodput)",
+                                     "at least 1.0 Mbit/s"]
+    assert by_name["download"][2] == "32.7 Mbit/s line rate (31.2 Mbit/s goodput)"
+    assert by_name["idle_rtt"][2:4] == ["21.5 ms", "at most 100.0 ms"]
+    assert by_name["loss"][2:4] == ["0.3%", "at most 1.0%"]
+    assert by_name["mos"][2:4] == ["4.38", "at least 4.00"]
+    assert "Connect by cable" in by_name["upload"][4]  # planning/advice.py's cause, passed through
+
+
+def test_details_show_speeds_latency_call_host_and_what_was_not_reached() -> None:
+    doc = document("PASS")
+    text = parse(render_check_report(doc)).first("main").text()
+    for expected in ("31.2 Mbit/s goodput, 32.7 Mbit/s line rate", "counted where the bytes arrived",
+                     "http://speed.contact-centre.example:8080", "21.5 ms", "47.2 ms", f"Bufferbloat grade "
+                     f"{doc['bufferbloat_grade']}", "A+ below 5 ms", "4.38", "91.2", "123.5 MB", "38.2 s", "eth0",
+                     "wired (Ethernet)", "12.5%", "1000.0 Mbit/s", "UDP reflector 203.0.113.7:9000 did not answer"):
+        assert expected in text, expected
+    assert "Wi-Fi signal" not in text  # a cable has none
+    doc["measurements"]["upload_counted_at"] = "sender"
+    assert "the sender's count (speedtest.net)" in parse(render_check_report(doc)).text()
+
+
+def test_a_criterion_without_a_value_reads_not_measured() -> None:
+    judged = evaluate(ReadinessMeasurements(**dict(GOOD_HOME, mos=None, jitter_ms=None)))
+    rows = criteria_rows(parse(render_check_report(verdict_dict(judged))))
+    measured = {row.attrs["data-criterion"]: [c.text() for c in row.all("td")][1] for row in rows}
+    assert measured["mos"] == measured["jitter"] == "not measured"
+    assert measured["download"] != "not measured"
+
+
+def test_a_minimal_document_renders() -> None:
+    root = parse(render_check_report({"verdict": "FAIL", "criteria": []}))
+    assert root.first("header").text().split()[0] == "FAIL"
+    assert criteria_rows(root) == []
+    assert "No criterion was judged." in root.first("table", id="criteria").text()
+    assert "No test call was made" in root.text()
+
+
+def test_no_member_missing_null_or_of_the_wrong_type_makes_it_raise() -> None:
+    full = document("WARN")
+    variants: list[dict] = [{}, {"verdict": "MAYBE"}, {"criteria": [{}, None, {"name": "mos", "value": "n/a"}]}]
+    for key in full:
+        for replacement in (None, "x", 7, [], {}):
+            variants.append({**full, key: replacement})
+        variants.append({k: v for k, v in full.items() if k != key})
+    for part in ("measurements", "host"):
+        for key in full[part]:
+            for replacement in (None, "x", True):
+                variant = copy.deepcopy(full)
+                variant[part][key] = replacement
+                variants.append(variant)
+    for key in full["measurements"]["synthetic_call"]:
+        variant = copy.deepcopy(full)
+        variant["measurements"]["synthetic_call"][key] = None
+        variants.append(variant)
+    for variant in variants:
+        root = parse(render_check_report(variant))
+        assert root.first("header").attrs["id"] == "verdict"
+    assert parse(render_check_report({})).first("header").text().startswith("NO VERDICT")
+
+
+def test_only_the_postcode_district_is_shown() -> None:
+    page = render_check_report({**document(), "area": "NG5 1AB"})
+    assert "NG5" in page and "1AB" not in page
+
+
+# --- escaping and self-containment ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("injection", INJECTIONS)
+def test_hostile_text_comes_out_inert(injection: str) -> None:
+    doc = document("FAIL")
+    doc.update(candidate=injection, server=injection, area=injection, not_reached=[injection])
+    doc["criteria"][0].update(advice=injection, name=injection, unit=injection)
+    doc["host"]["interface"] = injection
+    root = parse(render_check_report(doc))
+    tags = {node.tag for node in root.all()}
+    assert not tags & {"script", "img", "iframe", "object", "embed", "link"}
+    assert not [name for node in root.all() for name in node.attrs if name.startswith("on")]
+    # Shown as text, whole, where each value belongs; the criterion's name even inside an attribute.
+    assert injection in root.first("div", **{"class": "subject"}).text()
+    assert criteria_rows(root)[0].attrs["data-criterion"] == injection
+    assert injection in [c.text() for c in criteria_rows(root)[0].all("td")][3]
+    assert injection in root.first("ul", **{"class": "not-reached"}).text()
+
+
+def test_the_report_references_nothing_outside_itself() -> None:
+    doc = document("PASS")
+    page = render_check_report(doc)
+    assert [ref for ref in references(page) if not local(ref)] == []
+    assert not re.search(r"https?:", page.replace(doc["server"], "")), "a URL other than the server's text"
+    assert not re.search(r"<(script|link|iframe|object|embed)\b|@font-face", page, re.IGNORECASE)
+    policy = parse(page).first("meta", **{"http-equiv": "Content-Security-Policy"})
+    assert policy.attrs["content"] == CONTENT_SECURITY_POLICY and "default-src 'none'" in CONTENT_SECURITY_POLICY
+
+
+def test_the_reference_finder_finds_remote_references() -> None:
+    """The check above can fail: each way a page can pull a resource in is found."""
+    page = ('<html><head><link rel="stylesheet" href="https://a.example/s.css">'
+            '<style>@import "https://b.example/i.css"; body { background: url(http://c.example/bg.png); }</style>'
+            '</head><body style="background:url(\'//d.example/x\')">'
+            '<img src="http://e.example/x.png" srcset="f.png 2x"><a href="#criteria">x</a>'
+            '<meta http-equiv="refresh" content="0; url=http://g.example/"></body></html>')
+    remote = [ref for ref in references(page) if not local(ref)]
+    assert remote == ["https://a.example/s.css", "https://b.example/i.css", "http://c.example/bg.png",
+                      "//d.example/x", "http://e.example/x.png", "f.png 2x", "0; url=http://g.example/"]
+
+
+def test_it_prints_on_a4() -> None:
+    style = parse(render_check_report(document())).first("style").text()
+    assert re.search(r"@page\s*{\s*size:\s*A4", style) and "@media print" in style
+    assert "print-color-adjust: exact" in style  # the banner's colour survives printing
+
+
+# --- the reference PNG decoder -------------------------------------------------------------------------------
+
+def paeth(left: int, up: int, up_left: int) -> int:
+    estimate = left + up - up_left  # PNG spec 9.4: the nearest of the three to the estimate, ties in this order
+    return min((abs(estimate - left), 0, left), (abs(estimate - up), 1, up), (abs(estimate - up_left), 2, up_left))[2]
+
+
+def encode_png(rows: list[bytes], width: int, channels: int, filters: list[int]) -> bytes:
+    """A PNG whose row y is filtered with filters[y] (the forward filters, PNG spec clause 9.2)."""
+    raw, above = bytearray(), bytes(len(rows[0]))
+    for row, kind in zip(rows, filters):
+        raw.append(kind)
+        for i, value in enumerate(row):
+            left, up = (row[i - channels] if i >= channels else 0), above[i]
+            up_left = above[i - channels] if i >= channels else 0
+            predictor = (0, left, up, (left + up) // 2, paeth(left, up, up_left))[kind]
+            raw.append((value - predictor) & 0xFF)
+        above = row
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, len(rows), 8, 2 if channels == 3 else 6, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(raw)))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("channels", (3, 4))
+def test_the_png_decoder_undoes_every_filter(channels: int) -> None:
+    generator = random.Random(channels)
+    width, filters = 16, [0, 1, 2, 3, 4, 4, 3, 2, 1, 0] * 2
+    # Values 0-7 (flat areas, as in a screenshot) make the Paeth predictor's ties frequent; then any byte.
+    rows = [bytes(generator.randrange(8 if y < 10 else 256) for _ in range(width * channels)) for y in range(20)]
+    image = decode_png(encode_png(rows, width, channels, filters))
+    assert (image.width, image.height, image.channels) == (width, len(rows), channels)
+    assert list(image.rows) == rows
+    assert image.pixel(15, 19) == tuple(rows[19][15 * channels:])
+    assert decode_png(encode_png(rows, width, channels, filters), max_rows=3).rows == tuple(rows[:3])
+
+
+# --- real Chromium --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        skip_or_fail("chromium is not installed (Debian package chromium)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def pages(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendering]:
+    """One Chromium run per verdict (startup costs seconds: these three serve every test below but two)."""
+    directory = tmp_path_factory.mktemp("check-report")
+    rendered = {}
+    for verdict in VERDICTS:
+        page = directory / f"report-{verdict}.html"
+        page.write_text(render_check_report(document(verdict)), encoding="utf-8")
+        rendered[verdict] = render(chromium, page, directory / verdict)
+    return rendered
+
+
+def render_with_probe(chromium: str, directory: Path, *, keep_policy: bool) -> Rendering:
+    report = render_check_report(document("FAIL"))
+    policy = f'<meta http-equiv="Content-Security-Policy" content="{html.escape(CONTENT_SECURITY_POLICY)}">'
+    assert policy in report
+    if not keep_policy:
+        report = report.replace(policy, "")
+    page = directory / "probe.html"
+    page.write_text(report.replace("<body>", f'<body><img src="{PROBE}" alt="">', 1), encoding="utf-8")
+    return render(chromium, page, directory / "run")
+
+
+def test_chromium_makes_no_request_for_the_report(pages: dict[str, Rendering]) -> None:
+    for verdict, rendering in pages.items():
+        assert rendering.page_requests == (), verdict
+
+
+def test_the_net_log_shows_a_request_when_the_page_makes_one(chromium: str, tmp_path: Path) -> None:
+    """The detector works: the report with an image injected, and its Content-Security-Policy removed."""
+    assert render_with_probe(chromium, tmp_path, keep_policy=False).page_requests == (PROBE,)
+
+
+def test_the_content_security_policy_stops_a_request_escaping_lets_through(chromium: str, tmp_path: Path) -> None:
+    assert render_with_probe(chromium, tmp_path, keep_policy=True).page_requests == ()
+
+
+def hex_rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def hue(rgb: tuple[int, int, int]) -> str:
+    """Green, amber or red as a reader would name it, independently of the report's own constants."""
+    red, green, blue = rgb
+    if green > red + 40 and green > blue + 40:
+        return "green"
+    if red > 180 and 100 <= green <= 210 and blue < 90:
+        return "amber"
+    if red > green + 80 and red > blue + 80:
+        return "red"
+    return "other"
+
+
+@pytest.mark.parametrize("verdict", VERDICTS)
+def test_the_screenshot_shows_the_verdict(pages: dict[str, Rendering], verdict: str) -> None:
+    image = decode_png(pages[verdict].screenshot.read_bytes(), max_rows=110)
+    assert (image.width, image.channels) == (1200, 3)
+    background, text = (hex_rgb(c) for c in VERDICT_COLOURS[verdict])
+    box = (0, 0, 1200, 110)  # the top of the page, where the banner spans the full width
+    colours = image.colours(*box)
+    assert image.dominant(*box) == background
+    assert hue(background) == {"PASS": "green", "WARN": "amber", "FAIL": "red"}[verdict]
+    assert colours[background] > 0.7 * 1200 * 110
+    assert colours[text] > 400, "the verdict word is drawn in the banner"
+
+
+def test_the_banners_differ_between_verdicts(pages: dict[str, Rendering]) -> None:
+    seen = {decode_png(r.screenshot.read_bytes(), max_rows=60).dominant(0, 0, 1200, 60) for r in pages.values()}
+    assert len(seen) == 3

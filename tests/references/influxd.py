@@ -1,0 +1,212 @@
+"""A real InfluxDB 1.x for a test: Debian's `influxd` in a temporary directory on free loopback ports.
+
+DESIGN.md's recipe: `influxd config` prints the defaults; every /var/lib/influxdb moves into a temporary
+directory, HTTP binds 127.0.0.1:PORT and the RPC bind-address 127.0.0.1:OTHER, usage reporting is off (it
+would try the internet) and so is the _internal monitor store (CPU the shared machine needs elsewhere).
+The server is stopped by its process id, never by name.
+
+    @pytest.fixture(scope="module")
+    def influx():
+        with InfluxServer() as server:
+            yield server
+
+    influx.query("CREATE DATABASE db"); influx.write(["m f=1 1"], "db"); influx.query("SELECT * FROM m", "db")
+
+With `auth=True` the first admin user is created (`CREATE USER ... WITH ALL PRIVILEGES`, the one statement
+InfluxDB allows before any user exists) and every request of the helper authenticates as it unless given
+other credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import require_tool
+
+_START_TIMEOUT_S = 30.0
+_ADMIN = ("admin", "admin-password")
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    body: str
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def influxd_config(defaults: str, root: Path, http_port: int, rpc_port: int, *, auth: bool) -> str:
+    """The printed defaults with paths, binds and switches rewritten, section by section."""
+    out = []
+    section = ""
+    reporting_seen = False
+    for line in defaults.replace("/var/lib/influxdb", str(root)).splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            section = stripped
+        key = stripped.split("=", 1)[0].strip() if "=" in stripped else ""
+        indent = line[: len(line) - len(line.lstrip())]
+        if section == "" and key == "bind-address":
+            line = f'bind-address = "127.0.0.1:{rpc_port}"'
+        elif section == "" and key == "reporting-disabled":
+            line, reporting_seen = "reporting-disabled = true", True
+        elif section == "" and key == "reporting-enabled":
+            line, reporting_seen = "reporting-enabled = false", True
+        elif section == "[http]" and key == "bind-address":
+            line = f'{indent}bind-address = "127.0.0.1:{http_port}"'
+        elif section == "[http]" and key == "auth-enabled":
+            line = f"{indent}auth-enabled = {'true' if auth else 'false'}"
+        elif section == "[http]" and key in ("log-enabled", "pprof-enabled"):
+            line = f"{indent}{key} = false"
+        elif section == "[http]" and key == "unix-socket-enabled":
+            line = f"{indent}unix-socket-enabled = false"
+        elif section == "[monitor]" and key == "store-enabled":
+            line = f"{indent}store-enabled = false"
+        elif section == "[logging]" and key == "level":
+            line = f'{indent}level = "warn"'
+        out.append(line)
+    if not reporting_seen:
+        out.insert(0, "reporting-disabled = true")
+    return "\n".join(out) + "\n"
+
+
+class InfluxServer:
+    """Context manager: a started influxd; `.url`, `.query()`, `.write()`, `.ping()`."""
+
+    def __init__(self, *, auth: bool = False) -> None:
+        self.auth = auth
+        self.admin = _ADMIN if auth else None
+        self.url = ""
+        self.root: Path | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> InfluxServer:
+        binary = require_tool("influxd")
+        self.root = Path(tempfile.mkdtemp(prefix="homeshore-influxd-"))
+        defaults = subprocess.run([binary, "config"], capture_output=True, text=True, timeout=30, check=True).stdout
+        try:
+            for _attempt in range(3):  # a free port can be taken by other work between probe and bind
+                if self._start(binary, defaults):
+                    break
+            else:
+                raise RuntimeError(f"influxd did not start:\n{self.log()[-3000:]}")
+            if self.auth:
+                self.query(f"CREATE USER {_ADMIN[0]} WITH PASSWORD '{_ADMIN[1]}' WITH ALL PRIVILEGES", credentials=None)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _start(self, binary: str, defaults: str) -> bool:
+        assert self.root is not None
+        http_port, rpc_port = free_port(), free_port()
+        config = self.root / "influxdb.conf"
+        config.write_text(influxd_config(defaults, self.root, http_port, rpc_port, auth=self.auth))
+        self.url = f"http://127.0.0.1:{http_port}"
+        with open(self.root / "influxd.log", "ab") as log:
+            self._process = subprocess.Popen([binary, "-config", str(config)], stdout=log, stderr=log,
+                                             stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                return False
+            if self.ping() == 204:
+                return True
+            time.sleep(0.1)
+        self._stop()
+        return False
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop()
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+
+    def _stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()  # by its pid
+            try:
+                self._process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=15)
+        self._process = None
+
+    def log(self) -> str:
+        path = self.root / "influxd.log" if self.root else None
+        return path.read_text(errors="replace") if path and path.exists() else ""
+
+    def ping(self) -> int | None:
+        try:
+            with urllib.request.urlopen(self.url + "/ping", timeout=2) as reply:
+                return reply.status
+        except (OSError, urllib.error.URLError):
+            return None
+
+    def request(self, method: str, path: str, params: dict[str, str], body: bytes | None = None,
+                credentials: tuple[str, str] | None | bool = True) -> HttpReply:
+        """Any HTTP call; credentials True means the admin's (when auth is on), None means none."""
+        if credentials is True:
+            credentials = self.admin
+        request = urllib.request.Request(f"{self.url}{path}?{urllib.parse.urlencode(params)}", data=body,
+                                         method=method)
+        if credentials:
+            token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return HttpReply(reply.status, reply.read().decode())
+        except urllib.error.HTTPError as error:
+            return HttpReply(error.code, error.read().decode(errors="replace"))
+
+    def write(self, lines: list[str] | str, db: str, *, precision: str = "ns",
+              credentials: tuple[str, str] | None | bool = True) -> HttpReply:
+        """POST /write; returns the reply (204 on success) rather than raising, for tests of rejections."""
+        text = lines if isinstance(lines, str) else "\n".join(lines) + "\n"
+        return self.request("POST", "/write", {"db": db, "precision": precision}, text.encode(), credentials)
+
+    def query(self, q: str, db: str | None = None, *,
+              credentials: tuple[str, str] | None | bool = True) -> dict:
+        """POST /query with timestamps as integer nanoseconds; raises on an HTTP or statement error."""
+        params = {"q": q, "epoch": "ns"}
+        if db:
+            params["db"] = db
+        reply = self.request("POST", "/query", params, b"", credentials)
+        if reply.status != 200:
+            raise RuntimeError(f"{q!r}: HTTP {reply.status}: {reply.body}")
+        answer = json.loads(reply.body)
+        errors = [result["error"] for result in answer.get("results", []) if "error" in result]
+        if "error" in answer or errors:
+            raise RuntimeError(f"{q!r}: {answer.get('error') or errors}")
+        return answer
+
+    def rows(self, q: str, db: str | None = None) -> list[dict]:
+        """The points of a query's first statement as dicts, one per row, with the series' tags merged in."""
+        out = []
+        for series in self.query(q, db)["results"][0].get("series", []):
+            for values in series["values"]:
+                row = dict(series.get("tags") or {})
+                row.update(zip(series["columns"], values))
+                out.append(row)
+        return out
+
+
+def quote_ident(name: str) -> str:
+    """InfluxQL identifier in double quotes (for measurement and tag names in queries)."""
+    return '"' + re.sub(r'(["\\])', r"\\\1", name) + '"'
