@@ -19,18 +19,16 @@ homeshore endpoints:
 
 Any query string is accepted (speedtest-cli appends `?x=<ms>.<n>` to every URL); any other path is 404.
 
-Why a receipt: a client can only time its upload by when its bytes left its own buffers, which on a slow link
-is well before they arrive, and speedtest-cli's figure includes the first second of TCP slow start. The
-receipt counts the bytes where they arrived, in bins of 0.1 s from the bin of the first byte, so the client
-can leave out the ramp-up (probe/speed_timeline.py) and divide by the time the bytes really took.
+Why a receipt: collector/receipts.py.
 
 Safe on the internet (`SpeedServerLimits`): connections per source address and in all, bytes per upload and
 per test, a bound on the request head, socket timeouts and a lifetime per connection (a slow client cannot hold
 a thread), receipts that expire and are bounded in number. Every refusal is answered (429, 503, 413, 411, 400)
 and counted; nothing is logged per request.
 
-The pure parts (path and query parsing, the receipt book, the Ookla XML, the source key) have no sockets and
-are tested on their own; `SpeedServer` is the I/O around them, on http.server's ThreadingHTTPServer: threads,
+The pure parts have no sockets and are tested on their own: path and query parsing, the Ookla XML and the
+source key in collector/speed_protocol.py, the receipt book in collector/receipts.py. `SpeedServer` is the I/O
+around them, on http.server's ThreadingHTTPServer: threads,
 like the reflector beside it (collector/reflector.py), so `homeshore serve` has one concurrency model.
 """
 
@@ -38,50 +36,29 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import ipaddress
 import json
 import logging
 import math
 import os
-import re
 import socket
 import socketserver
 import threading
 import time
-from array import array
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
-from xml.sax.saxutils import quoteattr
+
+from homeshore.collector.receipts import BIN_S, Receipt, ReceiptBook
+from homeshore.collector.speed_protocol import (
+    RANDOM_FILE_BYTES, BadRequest, Route, advertised_host, ookla_config_xml, ookla_servers_xml, parse_target,
+    source_key,
+)
 
 DEFAULT_PORT = 8080
-BIN_S = 0.1
 _log = logging.getLogger(__name__)
 
-# Content-Length of Ookla's random{N}x{N}.jpg files, the sizes speedtest-cli asks for (get_config's
-# sizes['download']). The figures are those of the files on Ookla's legacy HTTP servers, as published by two
-# independent re-implementations (a Go speedtest mini clone's size table and a speedtest-mini Docker image's
-# README, found with the search tool); serving the same lengths keeps speedtest-cli's requests as large, and so
-# its figures comparable, against this server and against Ookla's.
-RANDOM_FILE_BYTES = {
-    350: 245_388,
-    500: 505_544,
-    750: 1_118_012,
-    1000: 1_986_284,
-    1500: 4_468_241,
-    2000: 7_907_740,
-    2500: 12_407_926,
-    3000: 17_816_816,
-    3500: 24_262_167,
-    4000: 31_625_365,
-}
 _RANDOM_BLOCK_BYTES = 1 << 20  # the random bytes every download is cut from, made once per server
 _CHUNK_BYTES = 64 * 1024  # per write and per read: small enough to time arrivals within a 0.1 s bin
-_TEST_ID = re.compile(r"[0-9a-f]{16,32}")
-_RANDOM_PATH = re.compile(r"/speedtest/random([0-9]{3,4})x([0-9]{3,4})\.jpg")
-_HOST_HEADER = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}))(:[0-9]{1,5})?")
-_MAX_QUERY_FIELDS = 16
 # speedtest-cli's set_mini_server reads the server's front page and looks for `upload_extension: "php"`
 # (as in the page of Ookla's mini server); without it, it probes /speedtest/upload.php under the URL's directory.
 _INDEX_HTML = (b'<!DOCTYPE html>\n<html><head><title>homeshore serve</title></head>\n'
@@ -127,226 +104,6 @@ class SpeedServerCounters:
     not_found: int = 0  # 404
     too_large: int = 0  # 413
     errors: int = 0  # unexpected exceptions in a handler (logged at debug level)
-
-
-# ---------------------------------------------------------------------------------------------------- pure parts
-
-class BadRequest(ValueError):
-    """The request target cannot be understood (answered 400)."""
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where a request goes: endpoint is one of info, index, latency, random, upload, receipt, config, servers,
-    not_found."""
-
-    endpoint: str
-    size_px: int = 0  # random: the N of random{N}x{N}.jpg
-    test_id: str | None = None  # upload, receipt: the test=ID of the query
-
-
-_GET_ROUTES = {
-    "/": "index",
-    "/homeshore.json": "info",
-    "/speedtest/latency.txt": "latency",
-    "/speedtest/upload.php": "upload",
-    "/speedtest/receipt": "receipt",
-    "/speedtest-config.php": "config",
-    "/speedtest-servers-static.php": "servers",
-    "/speedtest-servers.php": "servers",
-}
-
-
-def parse_target(method: str, target: str) -> Route:
-    """The route of a request line's method and target (origin-form `/path?query`, or absolute-form
-    `http://host/path?query`, which RFC 9112 §3.2.2 says a server must accept). BadRequest for a target that is
-    neither, a query that does not parse or has more than 16 fields, or a test id not of 16-32 lowercase hex
-    digits; Route('not_found') for any other path or method."""
-    if target.startswith(("http://", "https://")):
-        parts = urlsplit(target)
-        path, query = parts.path or "/", parts.query
-    elif target.startswith("/"):
-        path, _, query = target.partition("?")
-    else:
-        raise BadRequest(f"not a request target: {target[:80]!r}")
-    try:
-        fields = parse_qs(query, keep_blank_values=True, max_num_fields=_MAX_QUERY_FIELDS)
-    except ValueError as error:
-        raise BadRequest(f"bad query: {error}") from None
-    test_id = None
-    if "test" in fields:
-        values = fields["test"]
-        if len(values) != 1 or not _TEST_ID.fullmatch(values[0]):
-            raise BadRequest("test must be one id of 16-32 lowercase hex digits")
-        test_id = values[0]
-    if method == "POST":
-        return Route("upload", test_id=test_id) if path == "/speedtest/upload.php" else Route("not_found")
-    if method != "GET":
-        return Route("not_found")
-    match = _RANDOM_PATH.fullmatch(path)
-    if match:
-        side, other = int(match[1]), int(match[2])
-        if side == other and side in RANDOM_FILE_BYTES and match[1] == str(side):
-            return Route("random", size_px=side)
-        return Route("not_found")
-    endpoint = _GET_ROUTES.get(path, "not_found")
-    return Route(endpoint, test_id=test_id if endpoint in ("upload", "receipt") else None)
-
-
-def source_key(address: str) -> str:
-    """What connection limits count by: an IPv4 address (IPv4-mapped ones included), or the /64 of an IPv6
-    address, since one home holds a whole /64 and could otherwise open connections from as many addresses."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return address
-    if ip.version == 6:
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """The bytes of one test's uploads as they arrived: bins[0] holds the bin of the first byte, each bin
-    bin_s seconds of the server's monotonic clock; sum(bins) == bytes."""
-
-    test: str
-    bin_s: float
-    bins: tuple[int, ...]
-    bytes: int
-    requests: int  # uploads admitted for the test
-
-    def to_json(self) -> dict:
-        return {"test": self.test, "bin_s": self.bin_s, "bins": list(self.bins), "bytes": self.bytes,
-                "requests": self.requests}
-
-
-@dataclass
-class _Entry:
-    created_s: float
-    claimed_bytes: int = 0
-    requests: int = 0
-    first_bin: int | None = None
-    bins: array = dataclasses.field(default_factory=lambda: array("Q"))
-    bytes: int = 0
-
-
-class ReceiptBook:
-    """Receipts by test id, pure (times are arguments; not thread-safe: the server holds a lock around it).
-
-    claim() admits an upload of a declared size to a test, record() adds bytes as they arrive, receipt() reads
-    one. Memory is bounded: at most max_tests receipts (the oldest is evicted for a new one), each forgotten
-    expire_s after its first claim, each at most window_s / bin_s bins (later bytes are added to the last bin;
-    claim() refuses uploads starting after window_s)."""
-
-    def __init__(self, *, bin_s: float = BIN_S, max_tests: int = 1024, expire_s: float = 600.0,
-                 window_s: float = 120.0, max_bytes_per_test: int = 256 * 1024 * 1024) -> None:
-        self.bin_s = bin_s
-        self.max_tests = max_tests
-        self.expire_s = expire_s
-        self.window_s = window_s
-        self.max_bytes_per_test = max_bytes_per_test
-        self._max_bins = max(1, math.ceil(window_s / bin_s))
-        self._entries: dict[str, _Entry] = {}  # in order of creation
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def claim(self, test_id: str, nbytes: int, now_s: float) -> bool:
-        """Admit an upload of nbytes (its Content-Length) to test_id, creating the receipt if new. False when
-        the test's declared bytes would exceed max_bytes_per_test, or its window has passed."""
-        self.expire(now_s)
-        entry = self._entries.get(test_id)
-        if entry is None:
-            while len(self._entries) >= self.max_tests:
-                del self._entries[next(iter(self._entries))]
-            entry = self._entries[test_id] = _Entry(created_s=now_s)
-        if entry.claimed_bytes + nbytes > self.max_bytes_per_test or now_s - entry.created_s > self.window_s:
-            return False
-        entry.claimed_bytes += nbytes
-        entry.requests += 1
-        return True
-
-    def record(self, test_id: str, nbytes: int, now_s: float) -> None:
-        """Count nbytes that arrived at now_s (ignored if the receipt is gone: expired or evicted)."""
-        entry = self._entries.get(test_id)
-        if entry is None or nbytes <= 0:
-            return
-        index = math.floor(now_s / self.bin_s)
-        if entry.first_bin is None:
-            entry.first_bin = index
-        elif index < entry.first_bin:  # another thread's earlier read, recorded after a later one
-            entry.bins[0:0] = _zeros(entry.first_bin - index)
-            entry.first_bin = index
-            if len(entry.bins) > self._max_bins:  # fold what the prepending pushed past the cap into the last bin
-                entry.bins[self._max_bins - 1] = sum(entry.bins[self._max_bins - 1:])
-                del entry.bins[self._max_bins:]
-        offset = min(index - entry.first_bin, self._max_bins - 1)
-        if offset >= len(entry.bins):
-            entry.bins.extend(_zeros(offset + 1 - len(entry.bins)))
-        entry.bins[offset] += nbytes
-        entry.bytes += nbytes
-
-    def receipt(self, test_id: str, now_s: float) -> Receipt | None:
-        self.expire(now_s)
-        entry = self._entries.get(test_id)
-        if entry is None:
-            return None
-        return Receipt(test_id, self.bin_s, tuple(entry.bins), entry.bytes, entry.requests)
-
-    def expire(self, now_s: float) -> None:
-        """Forget receipts older than expire_s (creation order is age order, so only the front is looked at)."""
-        while self._entries:
-            test_id, entry = next(iter(self._entries.items()))
-            if now_s - entry.created_s <= self.expire_s:
-                break
-            del self._entries[test_id]
-
-
-def _zeros(n: int) -> array:
-    return array("Q", bytes(8 * n))
-
-
-def advertised_host(host_header: str | None, fallback_host: str, port: int) -> tuple[str, str]:
-    """(authority for URLs, host:port) naming this server the way the client reached it: the Host header when it
-    is a plain host name or address with an optional port, else fallback_host (the address the connection came
-    in on) with port. The Host header is the client's text, so anything else in it is not repeated."""
-    if host_header and _HOST_HEADER.fullmatch(host_header):
-        has_port = host_header.rsplit("]", 1)[-1].count(":") == 1
-        return host_header, host_header if has_port else f"{host_header}:{port}"
-    authority = f"[{fallback_host}]" if ":" in fallback_host else fallback_host
-    return (authority if port == 80 else f"{authority}:{port}"), f"{authority}:{port}"
-
-
-def ookla_config_xml(client_ip: str, test_length_s: int) -> bytes:
-    """The speedtest-config.php speedtest-cli's get_config parses: the attributes it reads (client lat/lon,
-    server-config threadcount/ignoreids, download testlength/threadsperurl, upload testlength/ratio/
-    maxchunkcount/threads) with Ookla's usual values, and test lengths of test_length_s. Client and server are
-    both put at 0°N 0°E: this server has no place, and speedtest-cli only uses the distance to sort servers."""
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<settings>\n'
-        f'<client ip={quoteattr(client_ip)} lat="0" lon="0" isp="homeshore serve" isprating="3.7" rating="0"'
-        ' ispdlavg="0" ispulavg="0" loggedin="0" country=""/>\n'
-        '<server-config threadcount="4" ignoreids="" notonmap="" forcepingid="" preferredserverid=""/>\n'
-        f'<download testlength="{int(test_length_s)}" initialtest="250K" mintestsize="250K" threadsperurl="4"/>\n'
-        f'<upload testlength="{int(test_length_s)}" ratio="5" initialtest="0" mintestsize="32K" threads="2"'
-        ' maxchunksize="512K" maxchunkcount="50" threadsperurl="4"/>\n'
-        '</settings>\n'
-    ).encode()
-
-
-def ookla_servers_xml(authority: str, host_port: str) -> bytes:
-    """The speedtest-servers(-static).php list speedtest-cli's get_servers parses: this one server, id 1, at
-    0°N 0°E, its upload URL on `authority` (as the client reached it)."""
-    url = f"http://{authority}/speedtest/upload.php"
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<settings>\n<servers>\n'
-        f'<server url={quoteattr(url)} lat="0" lon="0" name="homeshore serve" country="" cc=""'
-        f' sponsor="homeshore" id="1" host={quoteattr(host_port)}/>\n'
-        '</servers>\n</settings>\n'
-    ).encode()
 
 
 # ---------------------------------------------------------------------------------------------------------- I/O

@@ -174,3 +174,20 @@ def test_no_route_and_no_internet_each_say_what_could_not_be_reached(tmp_path: P
         lines = result.stderr.strip().splitlines()
         assert result.returncode == ExitStatus.CANNOT_MEASURE, result
         assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_check_taken_while_something_else_downloads_says_so(tmp_path: Path) -> None:
+    """iperf3 sends 4 Mbit/s of UDP to the home during the whole check on a 12 Mbit/s link: the check's download
+    gets the rest, falls near the minimum, and its advice names the other traffic, measured from the interface's
+    counters minus the check's own bytes (the reference: iperf3's own count of what it delivered)."""
+    with served_lab() as lab:
+        shape_both_ways(lab, download_kbit=12_000, upload_kbit=5_000)
+        with netlab.iperf3_server(lab.a.ns, lab.a.ipv4), \
+                netlab.iperf3_client(lab.b.ns, lab.a.ipv4, seconds=60, udp_bitrate="4M"):
+            exit_code, document, _ = run_check(lab, tmp_path / "state", "--quick")
+    other_mbps = document["host"]["other_rx_mbps"]
+    assert 3.2 <= other_mbps <= 5.0, document["host"]  # 4 Mbit/s of payload, plus UDP/IP/Ethernet headers
+    download = criterion(document, "download")
+    assert download["status"] in ("WARN", "FAIL"), download
+    assert "something else was downloading" in download["advice"], download
+    assert exit_code in (ExitStatus.OK, ExitStatus.FAILED)

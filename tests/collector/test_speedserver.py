@@ -16,10 +16,12 @@ import zlib
 import pytest
 import speedtest
 
-from homeshore.collector.speedserver import (
-    RANDOM_FILE_BYTES, BadRequest, ReceiptBook, Route, SpeedServer, SpeedServerLimits, advertised_host,
-    ookla_config_xml, ookla_servers_xml, parse_target, source_key,
+from homeshore.collector.receipts import ReceiptBook
+from homeshore.collector.speed_protocol import (
+    RANDOM_FILE_BYTES, BadRequest, Route, advertised_host, ookla_config_xml, ookla_servers_xml, parse_target,
+    source_key,
 )
+from homeshore.collector.speedserver import SpeedServer, SpeedServerLimits
 
 TEST_ID = "0123456789abcdef"
 # The file sizes speedtest-cli asks for (speedtest.py 2.1.3, get_config: sizes['download']).
