@@ -116,7 +116,7 @@ def run_check(plan: CheckPlan, progress: Progress = _nothing) -> CheckRun:
     loaded_upload = _loaded(plan, session, host_name, "upload", not_reached, progress)
     speed = session.result()
     traffic = meter.stop() if meter else None
-    probe_bytes = _probe_bytes(call, loaded_download, loaded_upload)
+    probe_bytes = _probe_bytes(call.round_trip if call else None, loaded_download, loaded_upload)
     downloaded, uploaded = speed.download_bytes or 0, speed.upload_bytes or 0
     own_rx = downloaded + round(uploaded * ACK_BYTES_PER_PAYLOAD_BYTE) + probe_bytes // 2
     own_tx = uploaded + round(downloaded * ACK_BYTES_PER_PAYLOAD_BYTE) + probe_bytes // 2
@@ -155,16 +155,9 @@ def _loaded(plan: CheckPlan, session: SpeedSession, host_name: str | None, phase
     return result
 
 
-def _probe_bytes(*results: object) -> int:
+def _probe_bytes(*results: LatencyResult | None) -> int:
     """UDP payload bytes the probes and the call moved, both ways (headers not counted: small beside the speeds)."""
-    total = 0
-    for result in results:
-        if result is None:
-            continue
-        sent = getattr(result, "sent", None) or getattr(result, "packets_sent", 0)
-        received = getattr(result, "received", None) or getattr(result, "packets_received", 0)
-        total += (sent + received) * G711_SIZE
-    return total
+    return sum((result.sent + result.received) * result.size_bytes for result in results if result is not None)
 
 
 def _host_of(url: str | None) -> str | None:
