@@ -165,7 +165,7 @@ def score_leg(direction: str, sent: int, transits: Sequence[tuple[int, int]], rt
     loss = loss_figures(_call_loss_map(stream, sent, {seq for seq, _ in transits}), PACKET_MS)
     jitter, buffer, tracker = stream.jitter, stream.jitter_buffer, stream.sequence
     buffer_ms = buffer.current_delay_ms if buffer is not None else 0.0
-    delay_ms = rtt_ms / 2 + buffer_ms + PACKET_MS if rtt_ms is not None else None  # as RtpStream.score
+    delay_ms = emodel.mouth_to_ear_ms(rtt_ms, buffer_ms, PACKET_MS)
     scored = emodel.score(CODEC, loss.effective_loss_pct, burst_r=loss.burst_ratio, one_way_delay_ms=delay_ms)
     assert scored is not None  # G.711 is in the E-model's codec table
     updated = jitter is not None and jitter.count > 0

@@ -312,6 +312,12 @@ def codec_impairment(codec: str, plc: bool = True) -> CodecImpairment | None:
     return CodecImpairment(codec=name, ie=entry.ie, bpl=bpl, source=entry.source)
 
 
+def mouth_to_ear_ms(rtt_ms: float | None, playout_ms: float, packet_ms: float) -> float | None:
+    """The one-way delay the E-model takes from what a receiver knows: half the round trip, plus its jitter
+    buffer's playout delay and one packet of packetisation; None when the round trip is unknown."""
+    return None if rtt_ms is None else rtt_ms / 2 + playout_ms + packet_ms
+
+
 def score(
     codec: str,
     loss_pct: float,

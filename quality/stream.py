@@ -341,11 +341,9 @@ class RtpStream:
     def score(self, loss: LossFigures) -> QualityScore:
         if not loss.expected or self.codec == "unknown":
             return QualityScore(None, None, "unknown")
-        delay_ms = None
-        if self.far_end is not None and self.far_end.rtt_ms is not None:
-            # Mouth-to-ear estimate: half the round trip, plus the receiver's playout delay and one packet.
-            buffer_ms = self.jitter_buffer.current_delay_ms if self.jitter_buffer else 0.0
-            delay_ms = self.far_end.rtt_ms / 2 + buffer_ms + self.nominal_packet_ms
+        buffer_ms = self.jitter_buffer.current_delay_ms if self.jitter_buffer else 0.0
+        delay_ms = emodel.mouth_to_ear_ms(self.far_end.rtt_ms if self.far_end is not None else None, buffer_ms,
+                                          self.nominal_packet_ms)
         result = emodel.score(self.codec, loss.effective_loss_pct, burst_r=loss.burst_ratio, one_way_delay_ms=delay_ms)
         if result is None:
             return QualityScore(None, None, "unknown")
