@@ -62,13 +62,19 @@ OOKLA_CONFIG_HOST = "www.speedtest.net"
 UNANSWERED_PING_MS = 3 * 3600 / 6 * 1000
 
 # The self-hosted test's configuration, in the shape speedtest-cli's get_config() builds from speedtest.net's
-# XML, with speedtest.net's own values (threadcount 4, upload threads 2, ratio 5) so the client behaves as it does
-# against Ookla, but with file lists long enough for the phase: speedtest-cli walks its list once, and speedtest.net's
+# XML, with speedtest.net's own upload values (2 threads, ratio 5) so the client behaves as it does against Ookla,
+# but with file lists long enough for the phase: speedtest-cli walks its list once, and speedtest.net's
 # (4 x 102 MB down, 51 requests, 150 MB, up) lasts under 3.5 s at 1 Gbit/s, which left a fibre home's whole upload
 # inside the warm-up. The lists are sized for MAX_RATE_MBPS over the phase, with half as much again to spare;
 # the upload bodies are made one request at a time (pre_allocate=False), so a long list costs no memory.
-DOWNLOAD_SIZES = [350, 500, 750, 1000, 1500, 2000, 2500, 3000, 3500, 4000]  # random{N}x{N}.jpg
-DOWNLOAD_ROUND_BYTES = 102_343_483  # one file of each size (collector/speedserver.py's table of Ookla's files)
+# Download takes only the largest file: speedtest-cli opens a new connection per file, and with speedtest.net's
+# list (the first tens of requests all 245-kB files) a slow link turned over a connection every 0.4 s; each new
+# one starts in slow start behind a full queue, and when several lost their first packets together (only a
+# retransmission timeout recovers a window that small) the link went quiet for a second and the phase read 20 %
+# low. With 31.6-MB files each thread keeps one connection for the whole phase below 50 Mbit/s, as iperf3 does.
+DOWNLOAD_SIZES = [4000]  # random{N}x{N}.jpg
+DOWNLOAD_ROUND_BYTES = 31_625_365  # collector/speed_protocol.py's RANDOM_FILE_BYTES[4000]
+DOWNLOAD_THREADS = 8
 UPLOAD_SIZES_BYTES = [524_288, 1_048_576, 7_340_032]
 MAX_RATE_MBPS = 1_000.0
 
@@ -287,8 +293,8 @@ def _selfhosted_config(seconds: float) -> dict:
         "client": {"ip": "", "isp": "", "lat": "0", "lon": "0", "country": ""},
         "ignore_servers": [],
         "sizes": {"download": list(DOWNLOAD_SIZES), "upload": list(UPLOAD_SIZES_BYTES)},
-        "counts": {"download": rounds_for(seconds, DOWNLOAD_ROUND_BYTES, 4), "upload": counts_upload},
-        "threads": {"download": 8, "upload": 2},
+        "counts": {"download": rounds_for(seconds, DOWNLOAD_ROUND_BYTES, DOWNLOAD_THREADS), "upload": counts_upload},
+        "threads": {"download": DOWNLOAD_THREADS, "upload": 2},
         "length": {"download": seconds, "upload": seconds},
         "upload_max": counts_upload * len(UPLOAD_SIZES_BYTES),
     }
@@ -397,7 +403,7 @@ class SpeedSession:
         """Download for `seconds` (speedtest-cli's threads and files); goodput counted where the bytes arrive."""
         self._client.config["length"]["download"] = seconds
         if self._base_url:
-            self._client.config["counts"]["download"] = rounds_for(seconds, DOWNLOAD_ROUND_BYTES, 4)
+            self._client.config["counts"]["download"] = rounds_for(seconds, DOWNLOAD_ROUND_BYTES, DOWNLOAD_THREADS)
         warmup_s = warmup_for(seconds)
         self._timeline.restart()
         started_s = time.monotonic()
