@@ -7,9 +7,11 @@ import sys
 import click
 
 from homeshore import __version__
+from homeshore.cli.agent import agent
 from homeshore.cli.analyze import analyze
 from homeshore.cli.calls import calls
 from homeshore.cli.check import check
+from homeshore.cli.collector import collector
 from homeshore.cli.serve import serve
 from homeshore.cli.status import ExitStatus
 
@@ -20,9 +22,11 @@ def cli() -> None:
     """Network readiness and call quality for contact-centre homeworkers."""
 
 
+cli.add_command(agent)
 cli.add_command(analyze)
 cli.add_command(calls)
 cli.add_command(check)
+cli.add_command(collector)
 cli.add_command(serve)
 
 
