@@ -22,6 +22,7 @@ writers queue on the busy timeout instead of failing on a lock upgrade), and rea
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -140,7 +141,10 @@ class Spool:
     def delete(self, ids: Iterable[int]) -> None:
         """After InfluxDB accepted the rows (2xx). Ids already gone (dropped meanwhile) are ignored."""
         with self._transaction():
-            self._db.executemany("DELETE FROM queue WHERE id = ?", ((i,) for i in ids))
+            # One statement for the whole batch (ids as a JSON array): a flush deletes 5,000 rows at a time, and a
+            # statement per row spent a fifth of a replay's time in the sqlite3 module.
+            self._db.execute("DELETE FROM queue WHERE id IN (SELECT value FROM json_each(?))",
+                             (json.dumps([int(i) for i in ids]),))
 
     def quarantine(self, ids: Sequence[int], reason: str, *, now_ns: int | None = None) -> None:
         """Moves rows InfluxDB refused as malformed out of the queue, with the server's reason."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from homeshore.cli.status import ExitStatus
+from tests.cli.one_line import assert_one_line_exit_2
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("homeshore")
 
@@ -22,16 +22,6 @@ def check(*args: str, tmp_path: Path, timeout_s: float = 60) -> subprocess.Compl
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HOMESHORE_AGENT_STATE_DIR": str(tmp_path / "state")}
     return subprocess.run([str(CONSOLE_SCRIPT), "check", *args], capture_output=True, text=True, env=env,
                           timeout=timeout_s)
-
-
-def assert_one_line_exit_2(result: subprocess.CompletedProcess, *fragments: str) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == ExitStatus.CANNOT_MEASURE, result
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    assert result.stdout == ""
-    return lines[0]
 
 
 def free_tcp_port() -> int:
