@@ -210,11 +210,15 @@ def _create_private(path: Path) -> None:
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(path.parent, 0o700)  # mkdir's mode is masked by the umask
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    # Never open a database file that exists: closing any descriptor of a file drops every POSIX lock this
+    # process holds on it, the locks of SQLite's connections already open here included. Another process then
+    # believed itself the last user, checkpointed and deleted the WAL this one was still writing into, and this
+    # process's later commits were seen by no one and lost at restart. So the file is created only when missing
+    # (O_EXCL), and an existing one is checked and made private by path.
     try:
-        status = os.fstat(fd)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        status = os.stat(path)
         # POSIX only: Windows has no modes, the user's profile directory is private there already.
-        if hasattr(os, "fchmod") and status.st_uid == os.geteuid() and status.st_mode & 0o077:
-            os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
+        if hasattr(os, "geteuid") and status.st_uid == os.geteuid() and status.st_mode & 0o077:
+            os.chmod(path, 0o600)

@@ -230,3 +230,22 @@ def test_on_this_machine_the_state_directory_is_a_concrete_path() -> None:
 def test_without_a_home_the_state_directory_must_be_configured() -> None:
     with pytest.raises(ValueError, match="agent.state_dir"):
         state_directory({}, platform="linux")
+
+
+def test_opening_the_spool_again_in_one_process_keeps_its_commits_visible_to_others(tmp_path) -> None:
+    """POSIX drops all of a process's locks on a file when it closes any descriptor of that file. Opening the
+    spool a second time in one process must not do that to the first connection: another process that opens
+    and closes the spool would otherwise think itself the last user and delete the WAL still in use here."""
+    path = tmp_path / "spool.sqlite3"
+    count = f"from homeshore.collector.spool import Spool; s = Spool({str(path)!r}); print(s.stats().rows); s.close()"
+    with Spool(path) as first:
+        first.append([host(i) for i in range(10)])
+        with Spool(path):  # the agent's status reader, a second thread, a check run from the same process
+            pass
+        subprocess.run([sys.executable, "-c", count], check=True, capture_output=True, cwd=REPO, timeout=60)
+        first.append([host(i) for i in range(10, 25)])
+        seen_elsewhere = subprocess.run([sys.executable, "-c", count], check=True, capture_output=True, text=True,
+                                        cwd=REPO, timeout=60).stdout
+    assert int(seen_elsewhere) == 25
+    with Spool(path) as reopened:
+        assert [from_line_protocol(row.line) for row in reopened.pending(100)] == [host(i) for i in range(25)]

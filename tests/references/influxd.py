@@ -148,6 +148,27 @@ class InfluxServer:
                 self._process.wait(timeout=15)
         self._process = None
 
+    def stop(self) -> None:
+        """Stops the server (a collector outage); its data directory and port are kept for `start()`."""
+        self._stop()
+
+    def start(self) -> None:
+        """Starts the stopped server again with the same configuration: same port, same data."""
+        assert self.root is not None and self._process is None, "start() follows stop()"
+        binary = require_tool("influxd")
+        with open(self.root / "influxd.log", "ab") as log:
+            self._process = subprocess.Popen([binary, "-config", str(self.root / "influxdb.conf")], stdout=log,
+                                             stderr=log, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"influxd did not start again:\n{self.log()[-3000:]}")
+            if self.ping() == 204:
+                return
+            time.sleep(0.1)
+        self._stop()
+        raise RuntimeError(f"influxd did not answer after a restart:\n{self.log()[-3000:]}")
+
     def log(self) -> str:
         path = self.root / "influxd.log" if self.root else None
         return path.read_text(errors="replace") if path and path.exists() else ""
