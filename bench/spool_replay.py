@@ -8,12 +8,23 @@ collector.flush at batch size 5,000. Printed: the spool's fill rate (samples/s i
 replay rate (points/s from spool to InfluxDB, deletes included), the count InfluxDB holds (must equal N), and
 the replay rate as a ratio of the target, 50,000 points/s (issue 6).
 
-    python bench/spool_replay.py [--samples 1000000] [--batch-size 5000]
+The second part runs the agent itself (`homeshore agent run`, a process of its own) for M minutes (default 10)
+as a home runs it between calls: live capture on an idle interface (a veth pair made for the run, root
+needed), host samples every 10 s, self-metrics every minute, flushes every 10 s into the same kind of influxd.
+Printed: its CPU (user + system time over the wall time, after a 15-s start, from /proc/PID/stat) and its peak
+resident memory (VmHWM), as ratios of the targets, 1 % of one core and 80 MB.
+
+    python bench/spool_replay.py [--samples 1000000] [--batch-size 5000] [--agent-minutes 10]
+    (--samples 0 skips the replay, --agent-minutes 0 the agent)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -79,22 +90,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--agent-minutes", type=float, default=10.0)
     args = parser.parse_args()
-    if args.samples < 1 or args.batch_size < 1:
-        parser.error("--samples and --batch-size must be positive")
+    if args.samples < 0 or args.batch_size < 1 or args.agent_minutes < 0:
+        parser.error("--samples and --agent-minutes must not be negative, --batch-size must be positive")
+    replayed = replay(args.samples, args.batch_size) if args.samples else True
+    idle_ok = idle_agent(args.agent_minutes) if args.agent_minutes else True
+    return 0 if replayed and idle_ok else 1
+
+
+def replay(samples: int, batch_size: int) -> bool:
 
     with tempfile.TemporaryDirectory(prefix="homeshore-replay-") as folder:
         spool_file = Path(folder) / "spool.sqlite3"
         with Spool(spool_file, max_bytes=2**40) as spool:  # no bound: this measures the replay, not the drops
             fill_s = 0.0
-            for chunk in chunks(args.samples):
+            for chunk in chunks(samples):
                 started = time.perf_counter()
                 spool.append(chunk)
                 fill_s += time.perf_counter() - started
             stats = spool.stats()
             print(f"spool: {stats.rows:,} samples, {stats.bytes / 1e6:,.0f} MB accounted, "
                   f"file {spool_file.stat().st_size / 1e6:,.0f} MB; "
-                  f"fill {fill_s:.1f} s = {args.samples / fill_s:,.0f} samples/s (appends of {APPEND_CHUNK:,})")
+                  f"fill {fill_s:.1f} s = {samples / fill_s:,.0f} samples/s (appends of {APPEND_CHUNK:,})")
 
             with InfluxServer(auth=True) as server:
                 server.query("CREATE DATABASE homeshore")
@@ -103,7 +121,7 @@ def main() -> int:
                 writer = V1Writer(server.url, "homeshore", username=WRITER[0], password=WRITER[1], timeout_s=60)
                 started = time.perf_counter()
                 try:
-                    report = flush(spool, writer, batch_size=args.batch_size)
+                    report = flush(spool, writer, batch_size=batch_size)
                 finally:
                     writer.close()
                 replay_s = time.perf_counter() - started
@@ -111,13 +129,80 @@ def main() -> int:
             left = spool.stats().rows
 
     rate = report.sent / replay_s
-    print(f"replay: {report.sent:,} points in {report.batches} batches of {args.batch_size:,}, {replay_s:.1f} s "
+    print(f"replay: {report.sent:,} points in {report.batches} batches of {batch_size:,}, {replay_s:.1f} s "
           f"= {rate:,.0f} points/s; failure: {report.failure.message if report.failure else 'none'}; "
           f"quarantined {report.quarantined}; left in the spool {left:,}")
-    exact = stored == args.samples and left == 0 and report.sent == args.samples
-    print(f"InfluxDB holds {stored:,} points: {'exactly' if exact else 'NOT'} the {args.samples:,} spooled")
+    exact = stored == samples and left == 0 and report.sent == samples
+    print(f"InfluxDB holds {stored:,} points: {'exactly' if exact else 'NOT'} the {samples:,} spooled")
     print(f"ratio (replay rate / target {TARGET_POINTS_S:,.0f} points/s): {rate / TARGET_POINTS_S:.2f}")
-    return 0 if exact else 1
+    return exact
+
+
+IDLE_INTERFACE, IDLE_PEER = "hsidle0", "hsidle1"
+IDLE_START_S = 15.0  # imports, the first host sample and the capture socket: not the steady state
+TARGET_CPU_PCT = 1.0
+TARGET_RSS_MB = 80.0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (proc(5))
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/PID/status")
+
+
+def idle_agent(minutes: float) -> bool:
+    """The agent for `minutes` on an idle interface; prints CPU % and peak RSS against the targets."""
+    # a veth pair (this kernel has no dummy interfaces), both ends up and nothing sent on it
+    subprocess.run(["ip", "link", "add", IDLE_INTERFACE, "type", "veth", "peer", "name", IDLE_PEER], check=True)
+    try:
+        for name in (IDLE_INTERFACE, IDLE_PEER):
+            subprocess.run(["ip", "link", "set", name, "up"], check=True)
+        with tempfile.TemporaryDirectory(prefix="homeshore-idle-") as folder, InfluxServer(auth=True) as server:
+            server.query("CREATE DATABASE homeshore")
+            server.query(f"CREATE USER {WRITER[0]} WITH PASSWORD '{WRITER[1]}'")
+            server.query(f"GRANT WRITE ON homeshore TO {WRITER[0]}")
+            password = Path(folder) / "password"
+            password.write_text(WRITER[1])
+            password.chmod(0o600)
+            config = Path(folder) / "agent.toml"
+            config.write_text("\n".join([
+                "[agent]", f"state_dir = {json.dumps(folder + '/state')}", 'postcode = "NG5"',
+                "[collector]", f"url = {json.dumps(server.url)}", f'username = "{WRITER[0]}"',
+                f"password_file = {json.dumps(str(password))}",
+                "[speedtest]", "interval_h = 100000",  # a speed test is not idle
+                "[capture]", f'interface = "{IDLE_INTERFACE}"', ""]))
+            env = {k: v for k, v in os.environ.items() if not k.startswith("HOMESHORE_")}
+            agent = subprocess.Popen([sys.executable, "-m", "homeshore.cli.main", "agent", "run", "--config",
+                                      str(config)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(Path(folder) / "agent.log", "w"), env={**env, "XDG_CONFIG_HOME": folder},
+                                     cwd=REPO)
+            try:
+                time.sleep(IDLE_START_S)
+                cpu_start, wall_start = cpu_seconds(agent.pid), time.monotonic()
+                time.sleep(minutes * 60)
+                if agent.poll() is not None:
+                    print("agent: exited early:\n" + (Path(folder) / "agent.log").read_text()[-2000:])
+                    return False
+                cpu_s, wall_s = cpu_seconds(agent.pid) - cpu_start, time.monotonic() - wall_start
+                rss_mb = peak_rss_mb(agent.pid)
+            finally:
+                agent.send_signal(signal.SIGTERM)
+                agent.wait(timeout=30)
+            hosts = server.rows("SELECT count(cpu_pct) FROM host", "homeshore")
+            delivered = hosts[0]["count"] if hosts else 0
+    finally:
+        subprocess.run(["ip", "link", "del", IDLE_INTERFACE], check=False)
+    cpu_pct = 100 * cpu_s / wall_s
+    print(f"idle agent: {wall_s / 60:.1f} min, capture on {IDLE_INTERFACE}, {delivered} host samples delivered; "
+          f"CPU {cpu_pct:.2f} % of one core (ratio to the {TARGET_CPU_PCT:g} % target: {cpu_pct / TARGET_CPU_PCT:.2f}); "
+          f"peak RSS {rss_mb:.1f} MB (ratio to the {TARGET_RSS_MB:g} MB target: {rss_mb / TARGET_RSS_MB:.2f})")
+    return delivered > 0
 
 
 if __name__ == "__main__":
