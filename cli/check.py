@@ -84,7 +84,7 @@ def check(ctx: click.Context, server: str | None, candidate: str | None, postcod
     """
     import dataclasses
 
-    from homeshore.cli.check_document import check_document
+    from homeshore.probe.check_document import check_document
     from homeshore.planning.policy import PolicyError
     from homeshore.planning.policy_file import load_policy
     from homeshore.planning.readiness import DEFAULT_POLICY, evaluate

@@ -449,9 +449,9 @@ class Agent:
 
     def _speedtest(self, server_setting: str) -> None:
         from homeshore import __version__
-        from homeshore.cli.check_document import check_document
         from homeshore.planning.readiness import DEFAULT_POLICY, evaluate
         from homeshore.probe.agent_samples import speedtest_samples
+        from homeshore.probe.check_document import check_document
         from homeshore.probe.check_run import CheckCannotStart, CheckPlan, readiness_measurements, run_check
 
         server = None if server_setting == "ookla" else server_setting

@@ -79,7 +79,7 @@ def speedtest_samples(document: dict[str, Any], tags: Mapping[str, str]) -> list
     """A scheduled speed test, stored as a `homeshore check` is (collector/check_samples.py): `readiness` (the
     verdict under the default policy, so a home's history can be judged over time, DESIGN.md "Readiness
     policy"), `bandwidth`, and `voip_test` when the server has a reflector. `document` is the check document
-    (cli/check_document.py) built with candidate None; the agent's common tags (site included) are added."""
+    (probe/check_document.py) built with candidate None; the agent's common tags (site included) are added."""
     from homeshore.collector.check_samples import check_samples
 
     samples = check_samples(document, agent=tags.get("agent", ""))

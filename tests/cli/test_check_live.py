@@ -53,6 +53,13 @@ def served_lab() -> Iterator[netlab.Lab]:
             netlab.end_process(process)
 
 
+# A --quick phase counts the 4 s after its warm-up. tbf drops by tail, a quarter of the packets at 7 Mbit/s with
+# the download's 8 connections, so TCP hands the bytes over in bursts of up to a quarter-second of the link (a
+# hole, then everything behind it at once); where the warm-up's cut falls in one, the rate reads a few per cent
+# high or low. Measured: 6.45-7.07 Mbit/s of goodput in 12 runs at 7 Mbit/s (payload can carry at most 6.70),
+# a line rate of 6.74-7.39.
+QUICK_READS_HIGH = 0.07
+
 def shape_both_ways(lab: netlab.Lab, download_kbit: int, upload_kbit: int, queue_ms: float = 50) -> None:
     """tbf on each side's egress: the server's is the home's download, the home's its upload."""
     for host, kbit in ((lab.b, download_kbit), (lab.a, upload_kbit)):
@@ -106,9 +113,9 @@ def test_a_7_mbit_home_fails_download_and_a_10_mbit_home_passes_with_report_and_
     # 7 Mbit/s of tbf: line rate below 8 -> FAIL, exit 1; 10 Mbit/s: above 8 (in the WARN band below 10) -> exit 0
     assert criterion(slow, "download")["status"] == "FAIL" and slow["verdict"] == "FAIL"
     assert slow_exit == ExitStatus.FAILED
-    assert 6.3 <= slow["measurements"]["download_line_mbps"] < 7.0 * 1.01, slow["measurements"]
+    assert 6.3 <= slow["measurements"]["download_line_mbps"] < 7.0 * (1 + QUICK_READS_HIGH), slow["measurements"]
     assert criterion(fast, "download")["status"] in ("PASS", "WARN")
-    assert 9.0 <= fast["measurements"]["download_line_mbps"] < 10.0 * 1.01, fast["measurements"]
+    assert 9.0 <= fast["measurements"]["download_line_mbps"] < 10.0 * (1 + QUICK_READS_HIGH), fast["measurements"]
     assert fast_exit == ExitStatus.OK, (fast, fast_err)
     # upload: within 10 % of the shaped rate (the accuracy against iperf3 is tests/probe/test_speedtest_live.py's)
     assert 1.8 <= fast["measurements"]["upload_goodput_mbps"] * 1514 / 1448 < 2.0 * 1.10

@@ -38,7 +38,7 @@ PROBE = "http://192.0.2.1/x.png"  # TEST-NET-1 (RFC 5737): never routed, so the 
 
 
 def document(verdict: str = "PASS") -> dict:
-    """A `homeshore check --json` document as cli/check_document.py builds it, around the real verdict."""
+    """A `homeshore check --json` document as probe/check_document.py builds it, around the real verdict."""
     m = HOMES[verdict]
     judged = evaluate(ReadinessMeasurements(**m))
     assert str(judged.overall) == verdict
