@@ -33,6 +33,10 @@ pytestmark = pytest.mark.netns
 TOOLS = ("ip", "tc", "ss", "iperf3")
 PORT = 8080
 PHASE_S = 5.0
+# The download is the full check's 10 s: a 5-s phase counts only 4 s after its warm-up, and tbf's tail drops make
+# TCP hand bytes over in bursts of up to a quarter-second of the link, so where the cut falls in one a 5-s phase
+# read up to 5 % above what the link can carry; twice the window halves that.
+DOWNLOAD_PHASE_S = 10.0
 IPERF3_S = 5
 QUEUE_MS = 50
 FRAME_BYTES = 1514
@@ -124,14 +128,14 @@ def test_download_within_10pct_of_iperf3(rate_kbit: int) -> None:
     with netlab.Lab() as lab, speed_server_in(lab.b.ns):
         shape(lab, "download", rate_kbit)
         reference = iperf3_goodput_mbps(lab, "download")
-        (run,) = run_client(lab.a, f"http://{lab.b.ipv4}:{PORT}", download_s=PHASE_S)
+        (run,) = run_client(lab.a, f"http://{lab.b.ipv4}:{PORT}", download_s=DOWNLOAD_PHASE_S)
     phase, result = run["phases"]["download"], run["result"]
     figures = f"ours {phase['goodput_mbps']}, iperf3 {reference:.3f}, speedtest-cli {phase['reported_mbps']:.3f}"
     print(f"download at {rate_kbit} kbit/s: {figures} Mbit/s, phase {phase['duration_s']:.2f} s")
     check_reference(reference, rate_kbit)
     assert within(phase["goodput_mbps"], reference), figures
     assert (result["method"], phase["counted_at"]) == ("selfhosted", "receiver")
-    assert phase["duration_s"] < PHASE_S + ENDS_ON_TIME_S, phase
+    assert phase["duration_s"] < DOWNLOAD_PHASE_S + ENDS_ON_TIME_S, phase
     assert result["download_goodput_mbps"] == phase["goodput_mbps"] and result["udp_port"] == 8610, result
 
 
