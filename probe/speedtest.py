@@ -65,7 +65,7 @@ UNANSWERED_PING_MS = 3 * 3600 / 6 * 1000
 # XML, with speedtest.net's own upload values (2 threads, ratio 5) so the client behaves as it does against Ookla,
 # but with file lists long enough for the phase: speedtest-cli walks its list once, and speedtest.net's
 # (4 x 102 MB down, 51 requests, 150 MB, up) lasts under 3.5 s at 1 Gbit/s, which left a fibre home's whole upload
-# inside the warm-up. The lists are sized for MAX_RATE_MBPS over the phase, with half as much again to spare;
+# inside the warm-up. The lists are sized for a top rate over the phase, with half as much again to spare;
 # the upload bodies are made one request at a time (pre_allocate=False), so a long list costs no memory.
 # Download takes only the largest file: speedtest-cli opens a new connection per file, and with speedtest.net's
 # list (the first tens of requests all 245-kB files) a slow link turned over a connection every 0.4 s; each new
@@ -76,7 +76,11 @@ DOWNLOAD_SIZES = [4000]  # random{N}x{N}.jpg
 DOWNLOAD_ROUND_BYTES = 31_625_365  # collector/speed_protocol.py's RANDOM_FILE_BYTES[4000]
 DOWNLOAD_THREADS = 8
 UPLOAD_SIZES_BYTES = [524_288, 1_048_576, 7_340_032]
-MAX_RATE_MBPS = 10_000.0  # a 10-Gbit/s LAN, or a server on this machine: the list must outlast the phase
+# Download: a 10-Gbit/s LAN, or a server on this machine (a 1-Gbit/s list ran out in 1.2 s on loopback); with one
+# file size that is only 30 requests a second. Upload: 1 Gbit/s, since speedtest-cli still starts a thread for
+# each request left when the phase ends, and 3,000 of them held a 0.5-Mbit/s phase a second past its end.
+MAX_DOWNLOAD_RATE_MBPS = 10_000.0
+MAX_UPLOAD_RATE_MBPS = 1_000.0
 
 
 class SpeedTestError(Exception):
@@ -281,19 +285,27 @@ class _Speedtest(speedtest.Speedtest):
         return self.config
 
 
-def rounds_for(seconds: float, round_bytes: int, minimum: int) -> int:
-    """How many rounds of a file list last `seconds` at MAX_RATE_MBPS, with 50 % to spare (never fewer than
+def rounds_for(seconds: float, round_bytes: int, minimum: int, rate_mbps: float) -> int:
+    """How many rounds of a file list last `seconds` at rate_mbps, with 50 % to spare (never fewer than
     speedtest.net's own count)."""
-    return max(minimum, math.ceil(1.5 * MAX_RATE_MBPS * 1e6 / 8 * seconds / round_bytes))
+    return max(minimum, math.ceil(1.5 * rate_mbps * 1e6 / 8 * seconds / round_bytes))
+
+
+def download_count(seconds: float) -> int:
+    return rounds_for(seconds, DOWNLOAD_ROUND_BYTES, DOWNLOAD_THREADS, MAX_DOWNLOAD_RATE_MBPS)
+
+
+def upload_rounds(seconds: float) -> int:
+    return rounds_for(seconds, sum(UPLOAD_SIZES_BYTES), 17, MAX_UPLOAD_RATE_MBPS)
 
 
 def _selfhosted_config(seconds: float) -> dict:
-    counts_upload = rounds_for(seconds, sum(UPLOAD_SIZES_BYTES), 17)
+    counts_upload = upload_rounds(seconds)
     return {
         "client": {"ip": "", "isp": "", "lat": "0", "lon": "0", "country": ""},
         "ignore_servers": [],
         "sizes": {"download": list(DOWNLOAD_SIZES), "upload": list(UPLOAD_SIZES_BYTES)},
-        "counts": {"download": rounds_for(seconds, DOWNLOAD_ROUND_BYTES, DOWNLOAD_THREADS), "upload": counts_upload},
+        "counts": {"download": download_count(seconds), "upload": counts_upload},
         "threads": {"download": DOWNLOAD_THREADS, "upload": 2},
         "length": {"download": seconds, "upload": seconds},
         "upload_max": counts_upload * len(UPLOAD_SIZES_BYTES),
@@ -403,7 +415,7 @@ class SpeedSession:
         """Download for `seconds` (speedtest-cli's threads and files); goodput counted where the bytes arrive."""
         self._client.config["length"]["download"] = seconds
         if self._base_url:
-            self._client.config["counts"]["download"] = rounds_for(seconds, DOWNLOAD_ROUND_BYTES, DOWNLOAD_THREADS)
+            self._client.config["counts"]["download"] = download_count(seconds)
         warmup_s = warmup_for(seconds)
         self._timeline.restart()
         started_s = time.monotonic()
@@ -434,7 +446,7 @@ class SpeedSession:
         if self._base_url:
             # speedtest-cli appends "&x=..." to a URL holding "?": every POST of this phase carries the test id
             self._client._best["url"] = f"{self._base_url}/speedtest/upload.php?test={test_id}"
-            rounds = rounds_for(seconds, sum(UPLOAD_SIZES_BYTES), 17)
+            rounds = upload_rounds(seconds)
             config["counts"]["upload"], config["upload_max"] = rounds, rounds * len(UPLOAD_SIZES_BYTES)
         started_s = time.monotonic()
         with _Watchdog(self._connections, seconds, progress):
