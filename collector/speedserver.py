@@ -69,8 +69,9 @@ _INDEX_HTML = (b'<!DOCTYPE html>\n<html><head><title>homeshore serve</title></he
 @dataclass(frozen=True)
 class SpeedServerLimits:
     """What one client, and all clients together, may take. The defaults fit a speedtest-cli run (8 download
-    connections at a time, uploads of up to 7 MiB each, about 150 MB per run at most) and a homeshore check
-    (a few phases of 10-20 s), with room to spare, and keep a flood from one address to a few threads."""
+    connections at a time, each reading 31.6-MB files for the whole phase; uploads of up to 7 MiB each) and a
+    homeshore check (a few phases of 10-20 s), with room to spare, and keep a flood from one address to a few
+    threads."""
 
     connections_per_source: int = 16  # per IPv4 address, or per IPv6 /64 (one home's network); beyond: 429
     connections_total: int = 256  # beyond: 503

@@ -296,8 +296,6 @@ class Agent:
         if name == "capture" and not config.capture.enabled:
             self.health.set_in("capture", state="disabled", error=None, calls_in_progress=0)
             return
-        if name == "speedtest" and not config.speedtest.interval_h:
-            return
         source = _Source(name, targets[name])
         self._sources[name] = source
         source.thread.start()
