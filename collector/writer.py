@@ -32,6 +32,7 @@ import email.utils
 import json
 import re
 import time
+import urllib.parse
 from dataclasses import dataclass
 from enum import Enum
 from typing import Iterable, Protocol, Sequence
@@ -158,3 +159,25 @@ def result_for_error(error: BaseException, *, secrets: Iterable[str] = ()) -> Wr
     kind = type(error).__name__
     detail = str(error)
     return WriteResult(WriteOutcome.RETRY, None, one_line(f"{kind}: {detail}" if detail else kind, secrets))
+
+
+def checked_collector_url(url: str, *, timeout_s: float, credentials_hint: str) -> urllib.parse.SplitResult:
+    """The writers' shared checks at construction: an http(s) URL with a host and no user:password@ part
+    (credentials in a URL end up in proxy logs; credentials_hint names where they go instead), and a positive
+    timeout. Messages never repeat a credential."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"collector url must be http:// or https:// with a host, not {_safe_url(url)!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"collector url must not carry credentials; use {credentials_hint}")
+    if timeout_s <= 0:
+        raise ValueError(f"timeout_s must be positive, not {timeout_s}")
+    return parts
+
+
+def _safe_url(url: str) -> str:
+    """The URL without any user:password@ part, for error messages."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+    return urllib.parse.urlunsplit(parts)

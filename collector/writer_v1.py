@@ -24,7 +24,9 @@ import ssl
 import urllib.parse
 from typing import Sequence
 
-from homeshore.collector.writer import WriteResult, result_for_error, result_for_response, secret_forms
+from homeshore.collector.writer import (
+    WriteResult, checked_collector_url, result_for_error, result_for_response, secret_forms,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +38,9 @@ class V1Writer:
 
     def __init__(self, url: str, database: str, *, retention_policy: str = "", username: str = "",
                  password: str = "", timeout_s: float = 10.0, verify_tls: bool = True, gzip: bool = True) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"collector url must be http:// or https:// with a host, not {_safe_url(url)!r}")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("collector url must not carry credentials; use username and password_file")
+        parts = checked_collector_url(url, timeout_s=timeout_s, credentials_hint="username and password_file")
         if not database:
             raise ValueError("database must not be empty")
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, not {timeout_s}")
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
@@ -123,10 +119,3 @@ class V1Writer:
             self._connection.close()
             self._connection = None
 
-
-def _safe_url(url: str) -> str:
-    """The URL without any user:password@ part, for error messages."""
-    parts = urllib.parse.urlsplit(url)
-    if "@" in parts.netloc:
-        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
-    return urllib.parse.urlunsplit(parts)

@@ -18,7 +18,6 @@ redacted.
 from __future__ import annotations
 
 import logging
-import urllib.parse
 from typing import Sequence
 
 import urllib3
@@ -27,7 +26,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from homeshore.collector.writer import (
-    WriteOutcome, WriteResult, one_line, result_for_error, result_for_response, secret_forms,
+    WriteOutcome, WriteResult, checked_collector_url, one_line, result_for_error, result_for_response, secret_forms,
 )
 
 log = logging.getLogger(__name__)
@@ -36,15 +35,9 @@ log = logging.getLogger(__name__)
 class V2Writer:
     def __init__(self, url: str, *, token: str, org: str, bucket: str, timeout_s: float = 10.0,
                  verify_tls: bool = True, gzip: bool = True) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("collector url must be http:// or https:// with a host")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("collector url must not carry credentials; use token_file")
+        parts = checked_collector_url(url, timeout_s=timeout_s, credentials_hint="token_file")
         if not bucket:
             raise ValueError("bucket must not be empty")
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, not {timeout_s}")
         self._org = org
         self._bucket = bucket
         self._secrets = secret_forms(token)
