@@ -12,6 +12,7 @@ from homeshore.cli.analyze import analyze
 from homeshore.cli.calls import calls
 from homeshore.cli.check import check
 from homeshore.cli.collector import collector
+from homeshore.cli.map import map_command
 from homeshore.cli.serve import serve
 from homeshore.cli.status import ExitStatus
 
@@ -27,6 +28,7 @@ cli.add_command(analyze)
 cli.add_command(calls)
 cli.add_command(check)
 cli.add_command(collector)
+cli.add_command(map_command)
 cli.add_command(serve)
 
 

@@ -1,0 +1,46 @@
+"""What `homeshore map` prints: the best areas, the hubs' teams and the files written (rich). Only published
+rows are shown, so a suppressed area's figures cannot reach the terminal either."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from homeshore.planning.map_model import MEASURED, MapData
+
+
+def _cell(value: float | int | None, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    return f"{value:g}{unit}"
+
+
+def render_summary(data: MapData, written: dict[str, Path], notes: list[str], table_rows: int) -> None:
+    console = Console()
+    shown = [row for row in data.rows if row.source == MEASURED and not row.suppressed]
+    best = sorted(shown, key=lambda row: (-(row.eligible_pct or 0.0), row.area))[:table_rows]
+    table = Table(title=f"Best {data.level}s for recruiting (of {len(shown)} with 5 or more homes)")
+    for heading in ("area", "homes", "eligible", "eligible %", "download median", "download p10",
+                    "upload median", "MOS median", "on Wi-Fi"):
+        table.add_column(heading, justify="left" if heading == "area" else "right")
+    for row in best:
+        table.add_row(row.area, _cell(row.homes), _cell(row.eligible), _cell(row.eligible_pct, " %"),
+                      _cell(row.download_median_mbps, " Mbit/s"), _cell(row.download_p10_mbps, " Mbit/s"),
+                      _cell(row.upload_median_mbps, " Mbit/s"), _cell(row.mos_median), _cell(row.wifi_pct, " %"))
+    console.print(table)
+    suppressed = sum(row.suppressed for row in data.rows)
+    prior = sum(row.source != MEASURED for row in data.rows)
+    console.print(f"{suppressed} {data.level}s with fewer than 5 homes are shown without figures; "
+                  f"{prior} have only the Ofcom estimate (not measured). Counts are rounded to 5.")
+    if data.hubs:
+        hubs = Table(title="Training hubs")
+        for heading in ("hub", "reach", "eligible homes within reach", "team possible"):
+            hubs.add_column(heading)
+        for team in data.hubs:
+            count = "fewer than 5" if team.eligible_homes is None else str(team.eligible_homes)
+            hubs.add_row(team.hub.label, f"{team.hub.reach_km:g} km", count,
+                         f"yes (team of {team.team_size})" if team.team_possible else f"no (team of {team.team_size})")
+        console.print(hubs)
+    console.print("written: " + ", ".join(str(path) for path in written.values()))

@@ -1,0 +1,83 @@
+"""Where `homeshore map` reads homes' tests from: the local spool (a file) or the collector (InfluxQL over /query).
+
+Both give the schema's `bandwidth` and `voip_test` points in a time window; planning/home_tests.py turns them
+into HomeTests. The spool is opened read-only, so a map drawn on a machine running the agent never holds its
+write lock nor changes a row; lines it cannot parse are counted, not fatal (a quarantined line is not read).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+from homeshore.collector.query import QueryClient, quote_ident
+from homeshore.collector.schema import from_line_protocol
+from homeshore.planning.home_tests import sample_home_tests
+from homeshore.planning.map_model import HomeTest
+
+MEASUREMENTS = ("bandwidth", "voip_test")
+FIELDS = {
+    "bandwidth": ("download_mbps", "upload_mbps", "idle_rtt_ms", "loaded_rtt_down_ms", "loaded_rtt_up_ms",
+                  "jitter_ms", "loss_pct"),
+    "voip_test": ("mos",),
+}
+TAGS = ("agent", "area", "conn")
+
+
+class SourceError(Exception):
+    """The source cannot be read at all; one line naming it."""
+
+
+def spool_tests(path: Path, since: datetime, until: datetime) -> tuple[list[HomeTest], int]:
+    """(tests in since < time <= until, lines that could not be parsed) from the spool at `path`."""
+    if not path.is_file():
+        raise SourceError(f"no local store at {path} (run `homeshore check` or the agent first, or give "
+                          "spool:FILE)")
+    records, unreadable = [], 0
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+        try:
+            cursor = db.execute("SELECT line FROM queue WHERE line LIKE 'bandwidth,%' OR line LIKE 'voip_test,%'")
+            for (line,) in cursor:
+                try:
+                    sample = from_line_protocol(line)
+                except ValueError:
+                    unreadable += 1
+                    continue
+                records.append((sample.measurement, sample.tags, sample.fields, sample.time_ns))
+        finally:
+            db.close()
+    except sqlite3.Error as error:
+        raise SourceError(f"cannot read the local store {path}: {error}") from None
+    tests = sample_home_tests(_in_window(records, since, until))
+    return tests, unreadable
+
+
+def influx_tests(client: QueryClient, since: datetime, until: datetime) -> list[HomeTest]:
+    """Every bandwidth and voip_test point in the window, grouped by the tags a home's tests carry.
+
+    Times are integers of nanoseconds written into the statement (InfluxQL binds values, not time literals, in
+    every version); they come from datetimes, never from user text. Raises QueryError."""
+    start_ns, end_ns = _ns(since), _ns(until)
+    records: list[tuple[str, dict[str, str], dict[str, Any], int]] = []
+    for measurement in MEASUREMENTS:
+        columns = ", ".join(quote_ident(name) for name in FIELDS[measurement])
+        statement = (f"SELECT {columns} FROM {quote_ident(measurement)} WHERE time > {start_ns} AND "
+                     f"time <= {end_ns} GROUP BY {', '.join(quote_ident(tag) for tag in TAGS)}")
+        for series in client.query(statement):
+            tags = dict(series.tags)
+            for row in series.values:
+                values = dict(zip(series.columns, row))
+                records.append((measurement, tags, values, int(values.pop("time"))))
+    return sample_home_tests(records)
+
+
+def _in_window(records: list[tuple[str, Any, Any, int]], since: datetime, until: datetime) -> Iterator[tuple]:
+    start_ns, end_ns = _ns(since), _ns(until)
+    return (record for record in records if start_ns < record[3] <= end_ns)
+
+
+def _ns(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1_000

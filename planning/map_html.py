@@ -1,0 +1,147 @@
+"""map.html: the planner's map as one self-contained page (pure: MapData in, text out).
+
+The page is opened from a shared drive or an e-mail, often offline, so everything is inline: the SVG of
+planning/map_svg.py, the CSS and a small script, and a Content-Security-Policy forbids every fetch, in case a
+value ever slipped through escaping; the script is allowed by its hash only. Beside the map: a panel that shows
+the hovered area's tooltip text (the same <title> text the SVG carries, so the page shows nothing the SVG does
+not), the hub teams and the best areas by share eligible. Suppressed areas are not listed, and their rows'
+figures are never read.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+from typing import Sequence
+
+from homeshore.planning.map_model import MEASURED, AreaRow, HubTeam, MapData
+from homeshore.planning.map_svg import CLASSES, LEVEL_NAMES, class_index, render_svg
+from homeshore.planning.privacy import COUNT_ROUNDING, MIN_HOMES
+
+# Shows the hovered element's <title> in the side panel; textContent, never HTML, so no text is interpreted.
+SCRIPT = """
+(function () {
+  var map = document.querySelector("#map-frame svg"), panel = document.getElementById("hover");
+  if (!map || !panel) { return; }
+  var idle = panel.textContent;
+  map.addEventListener("mouseover", function (event) {
+    for (var node = event.target; node && node !== map; node = node.parentNode) {
+      var title = node.querySelector(":scope > title");
+      if (title) { panel.textContent = title.textContent; return; }
+    }
+    panel.textContent = idle;
+  });
+  map.addEventListener("mouseleave", function () { panel.textContent = idle; });
+})();
+""".strip()
+SCRIPT_HASH = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode("ascii")
+# Nothing may be fetched: no script but the one above, no font, image, frame or style sheet from anywhere.
+CONTENT_SECURITY_POLICY = (f"default-src 'none'; script-src 'sha256-{SCRIPT_HASH}'; style-src 'unsafe-inline'; "
+                           "img-src data:; base-uri 'none'; form-action 'none'")
+
+CSS = """
+* { box-sizing: border-box; }
+body { margin: 0; font-family: system-ui, "Segoe UI", Roboto, Arial, sans-serif; font-size: 14px;
+       line-height: 1.4; color: #1a1a1a; background: #ffffff; }
+header { padding: 10px 20px 6px; }
+h1 { font-size: 22px; margin: 0; }
+header p { margin: 2px 0 0; color: #555555; }
+main { display: flex; gap: 20px; padding: 0 20px 20px; align-items: flex-start; }
+#map-frame { flex: 0 0 auto; }
+#map-frame svg { display: block; height: calc(100vh - 80px); min-height: 500px; width: auto; max-width: 100%; }
+aside { flex: 1 1 320px; min-width: 300px; overflow-x: auto; }
+th { white-space: nowrap; }
+#hover { white-space: pre-line; border: 1px solid #cccccc; border-radius: 4px; padding: 8px 10px;
+         min-height: 7.5em; background: #fafafa; }
+h2 { font-size: 16px; margin: 16px 0 6px; border-bottom: 2px solid #dddddd; padding-bottom: 3px; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { text-align: left; padding: 3px 6px; border-bottom: 1px solid #e3e3e3; }
+td:first-child { white-space: nowrap; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; border: 1px solid #666666;
+          -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+.note { color: #555555; font-size: 12px; margin: 4px 0 0; }
+footer { padding: 0 20px 16px; color: #666666; font-size: 11px; }
+@media print { #map-frame svg { height: auto; width: 100%; } main { display: block; } }
+""".strip()
+
+
+def render_html(data: MapData, table_rows: int = 20) -> str:
+    """One complete HTML document embedding the SVG inline; `table_rows` best measured areas are listed."""
+    title = data.title or "Where can we recruit a team?"
+    level = LEVEL_NAMES.get(data.level, data.level)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_e(CONTENT_SECURITY_POLICY)}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<header><h1>{_e(title)}</h1><p>Share of tested homes eligible for homeworking, by {_e(level)}. "
+        "Point at an area for its figures.</p></header>",
+        '<main><div id="map-frame">', render_svg(data), "</div>",
+        '<aside><h2>Area</h2><div id="hover" aria-live="polite">Point at an area or a hub on the map.</div>',
+        *_hub_table(data.hubs),
+        *_area_table(data.rows, table_rows, level),
+        "</aside></main>",
+        "<footer>", *(f"<div>{_e(line)}</div>" for line in data.attribution), "</footer>",
+        f"<script>{SCRIPT}</script>",
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def best_rows(rows: Sequence[AreaRow], count: int) -> list[AreaRow]:
+    """Measured, unsuppressed rows by eligible_pct (highest first; then more homes, then code), at most `count`."""
+    shown = [row for row in rows if row.source == MEASURED and not row.suppressed]
+    shown.sort(key=lambda row: (row.eligible_pct is None, -(row.eligible_pct or 0.0), -(row.homes or 0), row.area))
+    return shown[:max(0, count)]
+
+
+def _hub_table(teams: Sequence[HubTeam]) -> list[str]:
+    if not teams:
+        return []
+    out = ["<h2>Training hubs</h2><table><thead><tr><th>Hub</th><th>Reach</th><th>Eligible homes within reach</th>"
+           "<th>Team</th></tr></thead><tbody>"]
+    for team in teams:
+        homes = f"fewer than {MIN_HOMES}" if team.eligible_homes is None else str(team.eligible_homes)
+        possible = "possible" if team.team_possible else "not possible"
+        out.append(f"<tr><td>{_e(team.hub.label)}</td><td class=\"n\">{team.hub.reach_km:g} km</td>"
+                   f"<td class=\"n\">{homes}</td><td>team of {team.team_size} {possible}</td></tr>")
+    out.append("</tbody></table>")
+    return out
+
+
+def _area_table(rows: Sequence[AreaRow], count: int, level: str) -> list[str]:
+    best = best_rows(rows, count)
+    out = [f"<h2>Best areas by share eligible (top {len(best)})</h2>"]
+    if not best:
+        return out + [f"<p class=\"note\">No {_e(level)} has {MIN_HOMES} or more tested homes yet.</p>"]
+    out.append("<table><thead><tr><th>Area</th><th>Homes</th><th>Eligible</th><th>%</th>"
+               "<th>Down Mbit/s<br>median / p10</th><th>Up Mbit/s<br>median</th><th>MOS<br>median</th>"
+               "<th>Wi-Fi</th></tr></thead><tbody>")
+    for row in best:
+        index = class_index(row.eligible_pct)
+        swatch = "" if index is None else f'<span class="swatch" style="background:{CLASSES[index].colour}"></span>'
+        out.append(f"<tr><td>{swatch}{_e(row.area)}</td><td class=\"n\">{_n(row.homes)}</td>"
+                   f"<td class=\"n\">{_n(row.eligible)}</td><td class=\"n\">{_n(row.eligible_pct)}</td>"
+                   f"<td class=\"n\">{_n(row.download_median_mbps)} / {_n(row.download_p10_mbps)}</td>"
+                   f"<td class=\"n\">{_n(row.upload_median_mbps)}</td><td class=\"n\">{_n(row.mos_median)}</td>"
+                   f"<td class=\"n\">{_n(row.wifi_pct)}{'' if row.wifi_pct is None else '%'}</td></tr>")
+    out.append(f"</tbody></table><p class=\"note\">Counts rounded to the nearest {COUNT_ROUNDING}; areas with "
+               f"fewer than {MIN_HOMES} homes are hatched on the map and not listed; Ofcom estimates are not "
+               "measurements and are not listed.</p>")
+    return out
+
+
+def _n(value: float | int | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)

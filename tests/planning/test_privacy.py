@@ -1,0 +1,79 @@
+"""Publication rules: fewer than 5 homes shows nothing, counts to the nearest 5 (halves up), shares from the exact
+counts."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from homeshore.planning.map_model import MEASURED
+from homeshore.planning.privacy import (COUNT_ROUNDING, MIN_HOMES, is_suppressed, published_hub_count,
+                                        published_row, rounded_count, share_pct)
+
+
+def test_the_team_decisions() -> None:
+    assert (MIN_HOMES, COUNT_ROUNDING) == (5, 5)
+
+
+@pytest.mark.parametrize("count, shown", [(0, 0), (2, 0), (3, 5), (5, 5), (7, 5), (8, 10), (12, 10), (13, 15),
+                                          (15, 15), (17, 15), (18, 20), (1232, 1230), (1233, 1235)])
+def test_rounding_table(count: int, shown: int) -> None:
+    assert rounded_count(count) == shown
+
+
+@given(st.integers(min_value=0, max_value=10**7))
+def test_rounding_is_to_the_nearest_multiple_halves_up(count: int) -> None:
+    expected = int((Decimal(count) / COUNT_ROUNDING).quantize(Decimal(1), rounding=ROUND_HALF_UP)) * COUNT_ROUNDING
+    assert rounded_count(count) == expected
+    assert abs(rounded_count(count) - count) <= COUNT_ROUNDING // 2
+
+
+def test_negative_counts_are_refused() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        rounded_count(-1)
+
+
+@pytest.mark.parametrize("homes, suppressed", [(0, True), (1, True), (4, True), (5, False), (6, False)])
+def test_fewer_than_five_homes_is_suppressed(homes: int, suppressed: bool) -> None:
+    assert is_suppressed(homes) is suppressed
+
+
+FIGURES = dict(download_median_mbps=21.456, download_p10_mbps=9.004, upload_median_mbps=4.995, mos_median=4.2549,
+               wifi_homes=1, wifi_known_homes=3)
+
+
+def test_four_homes_publish_no_figure_at_all() -> None:
+    row = published_row("NG5", "district", homes=4, eligible=4, not_yet_known=0, **FIGURES)
+    assert row.suppressed and (row.area, row.level, row.source) == ("NG5", "district", MEASURED)
+    numbers = {field.name: getattr(row, field.name) for field in dataclasses.fields(row)
+               if field.name not in ("area", "level", "source", "suppressed")}
+    assert set(numbers.values()) == {None}, numbers
+
+
+def test_five_homes_publish_rounded_figures() -> None:
+    row = published_row("NG5", "district", homes=5, eligible=3, not_yet_known=1, **FIGURES)
+    assert not row.suppressed
+    assert (row.homes, row.eligible, row.not_yet_known) == (5, 5, 0)  # 3 -> 5, 1 -> 0
+    assert row.eligible_pct == 60.0  # from the exact 3 of 5, not the rounded 5 of 5
+    assert (row.download_median_mbps, row.download_p10_mbps, row.upload_median_mbps, row.mos_median) == (
+        21.46, 9.0, 5.0, 4.25)
+    assert row.wifi_pct == 33.3
+
+
+def test_shares_and_missing_figures() -> None:
+    assert share_pct(2, 3) == 66.7 and share_pct(1, 8) == 12.5 and share_pct(0, 7) == 0.0
+    assert share_pct(0, 0) is None
+    row = published_row("NG", "area", homes=9, eligible=0, not_yet_known=9, download_median_mbps=None,
+                        download_p10_mbps=None, upload_median_mbps=None, mos_median=None, wifi_homes=0,
+                        wifi_known_homes=0)
+    assert (row.homes, row.eligible, row.eligible_pct, row.not_yet_known, row.wifi_pct) == (10, 0, 0.0, 10, None)
+    assert row.download_median_mbps is None and row.mos_median is None
+
+
+@pytest.mark.parametrize("count, shown", [(0, None), (4, None), (5, 5), (14, 14), (16, 16)])
+def test_hub_counts_are_hidden_below_five_and_exact_above(count: int, shown: int | None) -> None:
+    assert published_hub_count(count) == shown
