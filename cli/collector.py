@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from pathlib import Path
 
 import click
 
 from homeshore.cli.errors import UsageProblem
+from homeshore.cli.secret_files import read_secret
 
 
 @click.group()
@@ -28,23 +28,9 @@ def collector() -> None:
     """Provision and query the InfluxDB collector."""
 
 
-def _read_secret(path_text: str, option: str) -> str:
-    path = Path(path_text)
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        text = path.read_text().strip()
-    except OSError as error:
-        raise UsageProblem(f"{option}: cannot read {path}: {error.strerror}") from None
-    if mode & 0o077:
-        raise UsageProblem(f"{option}: {path} can be read by other users (mode {mode:04o}); chmod 600 it")
-    if not text:
-        raise UsageProblem(f"{option}: {path} is empty")
-    return text
-
-
 def _secret(file_text: str | None, option: str, env_name: str) -> str:
     if file_text:
-        return _read_secret(file_text, option)
+        return read_secret(file_text, option)
     return os.environ.get(env_name, "")
 
 
@@ -179,8 +165,8 @@ def query(influxql: str, url: str, database: str, retention_policy: str, usernam
 
     from homeshore.collector.query import QueryClient, QueryError
 
-    password = _read_secret(password_file, "--password-file") if password_file else ""
-    token = _read_secret(token_file, "--token-file") if token_file else ""
+    password = read_secret(password_file, "--password-file") if password_file else ""
+    token = read_secret(token_file, "--token-file") if token_file else ""
     try:
         client = QueryClient(url, database=database, retention_policy=retention_policy, username=username,
                              password=password, token=token)

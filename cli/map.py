@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from homeshore.cli.collector import _read_secret
+from homeshore.cli.secret_files import read_secret
 from homeshore.cli.errors import UsageProblem
 from homeshore.planning.map_model import LEVELS
 
@@ -153,8 +153,8 @@ def _read_tests(source: str, level: str, since: datetime, until: datetime, influ
     if kind == "influx" and not argument:
         if not influx["url"]:
             raise UsageProblem("--from influx needs --url (the collector) and a reader's credentials")
-        password = _read_secret(influx["password_file"], "--password-file") if influx["password_file"] else ""
-        token = _read_secret(influx["token_file"], "--token-file") if influx["token_file"] else ""
+        password = read_secret(influx["password_file"], "--password-file") if influx["password_file"] else ""
+        token = read_secret(influx["token_file"], "--token-file") if influx["token_file"] else ""
         try:
             client = QueryClient(influx["url"], database=influx["database"],
                                  retention_policy=influx["retention_policy"], username=influx["username"],
