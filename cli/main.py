@@ -2,34 +2,47 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from homeshore import __version__
-from homeshore.cli.agent import agent
-from homeshore.cli.analyze import analyze
-from homeshore.cli.calls import calls
-from homeshore.cli.check import check
-from homeshore.cli.collector import collector
-from homeshore.cli.map import map_command
-from homeshore.cli.serve import serve
 from homeshore.cli.status import ExitStatus
 
+# command name -> (module, attribute): each command's module is imported only when that command runs (or help
+# lists them all), so `homeshore analyze` on a small file does not pay for the agent's or the map's imports.
+COMMANDS = {
+    "agent": ("homeshore.cli.agent", "agent"),
+    "analyze": ("homeshore.cli.analyze", "analyze"),
+    "calls": ("homeshore.cli.calls", "calls"),
+    "check": ("homeshore.cli.check", "check"),
+    "collector": ("homeshore.cli.collector", "collector"),
+    "map": ("homeshore.cli.map", "map_command"),
+    "serve": ("homeshore.cli.serve", "serve"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """click's documented lazy-loading group: commands named in COMMANDS, imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return super().get_command(ctx, name)
+        module, attribute = COMMANDS[name]
+        command = getattr(importlib.import_module(module), attribute)
+        if command.name != name:
+            raise RuntimeError(f"{module}.{attribute} is named {command.name!r}, not {name!r}")
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="homeshore")
 def cli() -> None:
     """Network readiness and call quality for contact-centre homeworkers."""
-
-
-cli.add_command(agent)
-cli.add_command(analyze)
-cli.add_command(calls)
-cli.add_command(check)
-cli.add_command(collector)
-cli.add_command(map_command)
-cli.add_command(serve)
 
 
 def main() -> None:

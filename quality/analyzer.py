@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
+from typing import Final
 
 from homeshore.quality import demux, rtcp, sip
 from homeshore.quality.decode import format_address, tcp_segment, udp_datagram
@@ -20,10 +21,10 @@ from homeshore.quality.rtp import rtp_header_bytes
 from homeshore.quality.sequence import MAX_DROPOUT
 from homeshore.quality.stream import RtpStream
 
-WINDOW_S = 10.0
-MAX_CANDIDATES = 4096  # unconfirmed RTP-like flows kept at once; encrypted noise must not grow memory
-MAX_SIP_TCP_FLOWS = 256  # SIP-over-TCP connections followed at once (a softphone has one or two)
-MAX_SIP_TCP_BUFFER = 65536  # bytes of an incomplete SIP message kept per connection
+WINDOW_S: Final = 10.0
+MAX_CANDIDATES: Final = 4096  # unconfirmed RTP-like flows kept at once; encrypted noise must not grow memory
+MAX_SIP_TCP_FLOWS: Final = 256  # SIP-over-TCP connections followed at once (a softphone has one or two)
+MAX_SIP_TCP_BUFFER: Final = 65536  # bytes of an incomplete SIP message kept per connection
 _RTP_HEADER = struct.Struct("!BBHII")
 
 

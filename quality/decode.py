@@ -11,26 +11,27 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import Final
 
-LINKTYPE_NULL = 0  # BSD loopback: 4-byte address family in the capturing host's byte order
-LINKTYPE_ETHERNET = 1
-LINKTYPE_RAW = 101  # raw IPv4/IPv6, the version nibble decides
-LINKTYPE_RAW_DLT12 = 12  # DLT_RAW as written by some OSes instead of LINKTYPE_RAW
-LINKTYPE_RAW_DLT14 = 14  # DLT_RAW on OpenBSD
-LINKTYPE_LOOP = 108  # OpenBSD loopback: address family in network byte order
-LINKTYPE_LINUX_SLL = 113
-LINKTYPE_IPV4 = 228
-LINKTYPE_IPV6 = 229
-LINKTYPE_LINUX_SLL2 = 276
+LINKTYPE_NULL: Final = 0  # BSD loopback: 4-byte address family in the capturing host's byte order
+LINKTYPE_ETHERNET: Final = 1
+LINKTYPE_RAW: Final = 101  # raw IPv4/IPv6, the version nibble decides
+LINKTYPE_RAW_DLT12: Final = 12  # DLT_RAW as written by some OSes instead of LINKTYPE_RAW
+LINKTYPE_RAW_DLT14: Final = 14  # DLT_RAW on OpenBSD
+LINKTYPE_LOOP: Final = 108  # OpenBSD loopback: address family in network byte order
+LINKTYPE_LINUX_SLL: Final = 113
+LINKTYPE_IPV4: Final = 228
+LINKTYPE_IPV6: Final = 229
+LINKTYPE_LINUX_SLL2: Final = 276
 
 _RAW = frozenset((LINKTYPE_RAW, LINKTYPE_RAW_DLT12, LINKTYPE_RAW_DLT14, LINKTYPE_IPV4, LINKTYPE_IPV6))
 _ETHERTYPE_IPV4 = 0x0800
 _ETHERTYPE_IPV6 = 0x86DD
 _VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))  # 802.1Q, 802.1ad, the pre-standard QinQ tag
-_AF_INET = 2
+_AF_INET: Final = 2
 _AF_INET6 = frozenset((24, 28, 30))  # NetBSD/OpenBSD, FreeBSD, Darwin (as Wireshark's null dissector)
-_IPPROTO_TCP = 6
-_IPPROTO_UDP = 17
+_IPPROTO_TCP: Final = 6
+_IPPROTO_UDP: Final = 17
 _IPV6_EXT_8 = frozenset((0, 43, 60))  # hop-by-hop, routing, destination options: length in 8-octet units
 _IPV6_FRAGMENT = 44
 _IPV6_AH = 51  # RFC 4302: length in 4-octet units, minus 2

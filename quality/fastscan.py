@@ -24,14 +24,19 @@ COMPILED: Final = not __file__.endswith(".py")  # as black and mypy tell their m
 
 _RECORD_LEN: Final = 16  # pcap record header
 _RTP_AT: Final = 42  # Ethernet (14) + IPv4 without options (20) + UDP (8)
+# Routes are found by SSRC in a table of this many buckets (a power of two) rather than a dict: the SSRC indexes
+# it without being boxed into a Python int, which a dict lookup per packet would cost.
+_BUCKETS: Final = 4096
 
 
 class _Route:
-    """A confirmed stream and the IPv4 flow it arrives on; routes of one SSRC are chained by `next`."""
+    """A confirmed stream and the IPv4 flow it arrives on; routes in one bucket are chained by `next`."""
 
-    __slots__ = ("src", "sport", "dst", "dport", "stream", "next")
+    __slots__ = ("ssrc", "src", "sport", "dst", "dport", "stream", "next")
 
-    def __init__(self, src: int, sport: int, dst: int, dport: int, stream: RtpStream, next: _Route | None):
+    def __init__(self, ssrc: int, src: int, sport: int, dst: int, dport: int, stream: RtpStream,
+                 next: _Route | None):
+        self.ssrc = ssrc
         self.src = src
         self.sport = sport
         self.dst = dst
@@ -47,7 +52,7 @@ def analyze_pcap(reader: CaptureReader, analyzer: Analyzer) -> bool:
     if layout is None or layout[0] != "<" or layout[1] != LINKTYPE_ETHERNET:
         return False
     units = layout[2]
-    routes: dict[int, _Route] = {}
+    routes: list[_Route | None] = [None] * _BUCKETS
     buf, pos = reader.pcap_start()
     frames = 0
     while True:
@@ -70,7 +75,7 @@ def analyze_pcap(reader: CaptureReader, analyzer: Analyzer) -> bool:
         buf, pos = following, 0
 
 
-def _add_known_rtp(analyzer: Analyzer, routes: dict[int, _Route], time_s: float, buf: bytes, start: int,
+def _add_known_rtp(analyzer: Analyzer, routes: list[_Route | None], time_s: float, buf: bytes, start: int,
                    stop: int) -> bool:
     """What `add_frame` does with an RTP packet of a known stream in Ethernet/IPv4/UDP (the same tests as
     `decode.udp_datagram`'s first branch and `add_frame`'s), reading `buf[start:stop]` in place; False, having
@@ -98,7 +103,7 @@ def _add_known_rtp(analyzer: Analyzer, routes: dict[int, _Route], time_s: float,
     return True
 
 
-def _learn_route(analyzer: Analyzer, routes: dict[int, _Route], buf: bytes, start: int, stop: int) -> None:
+def _learn_route(analyzer: Analyzer, routes: list[_Route | None], buf: bytes, start: int, stop: int) -> None:
     """After `add_frame`: route the frame's flow from now on if it is Ethernet/IPv4/UDP to a confirmed stream.
     Only confirmed ones: the analyzer never drops those, so the stream a flow maps to can no longer change."""
     if stop - start < _RTP_AT + 12 or _u16(buf, start + 12) != 0x0800 or buf[start + 14] != 0x45:
@@ -109,13 +114,14 @@ def _learn_route(analyzer: Analyzer, routes: dict[int, _Route], buf: bytes, star
         return  # the frame was not RTP (or not plain IPv4/UDP) on a flow already routed
     stream = analyzer.streams.get((buf[start + 26 : start + 30], sport, buf[start + 30 : start + 34], dport, 0, ssrc))
     if stream is not None and stream.confirmed:
-        routes[ssrc] = _Route(src, sport, dst, dport, stream, routes.get(ssrc))
+        bucket = ssrc & (_BUCKETS - 1)
+        routes[bucket] = _Route(ssrc, src, sport, dst, dport, stream, routes[bucket])
 
 
-def _find(routes: dict[int, _Route], ssrc: int, src: int, sport: int, dst: int, dport: int) -> _Route | None:
-    route = routes.get(ssrc)
-    while route is not None and not (route.src == src and route.sport == sport and route.dst == dst
-                                     and route.dport == dport):
+def _find(routes: list[_Route | None], ssrc: int, src: int, sport: int, dst: int, dport: int) -> _Route | None:
+    route = routes[ssrc & (_BUCKETS - 1)]
+    while route is not None and not (route.ssrc == ssrc and route.src == src and route.sport == sport
+                                     and route.dst == dst and route.dport == dport):
         route = route.next
     return route
 

@@ -9,10 +9,12 @@ of it are used and a wrap costs nothing. A packet plays if it arrives no later t
 from __future__ import annotations
 
 import math
+from typing import Final
 
-_ALPHA = 0.998002  # Ramjee et al. 1994, algorithm 1: weight of the history in d and v
-_BETA = 4.0  # ... and the number of variations added to d for the playout delay
-_SLACK_S = 1e-9  # float round-off in arrival arithmetic; far below any capture clock's resolution
+_ALPHA: Final = 0.998002  # Ramjee et al. 1994, algorithm 1: weight of the history in d and v
+_BETA: Final = 4.0  # ... and the number of variations added to d for the playout delay
+_SLACK_S: Final = 1e-9  # float round-off in arrival arithmetic; far below any capture clock's resolution
+_NO_TRANSIT_S: Final = math.inf  # no packet since the start or a resync (a Final: mypyc reads it without a lookup)
 
 
 class JitterBuffer:
@@ -129,7 +131,7 @@ class AdaptiveJitterBuffer(JitterBuffer):
         self._v_s = 0.0
         self._arrival0_s: float | None = None
         self._ts0 = 0
-        self._base_transit_s = math.inf
+        self._base_transit_s = _NO_TRANSIT_S
         self._playout_transit_s = 0.0
         self._max_ts = 0
         self._packet_ts: int | None = None
@@ -141,7 +143,7 @@ class AdaptiveJitterBuffer(JitterBuffer):
             talkspurt_start = True
         transit_s = (arrival_s - self._arrival0_s) - (rtp_ts_ext - self._ts0) / self.clock_hz
         if transit_s < self._base_transit_s:
-            if self._base_transit_s != math.inf:
+            if self._base_transit_s != _NO_TRANSIT_S:
                 self._d_s += self._base_transit_s - transit_s  # same absolute estimate, new zero point
             self._base_transit_s = transit_s
         n_s = transit_s - self._base_transit_s
@@ -172,7 +174,7 @@ class AdaptiveJitterBuffer(JitterBuffer):
         starts a talkspurt. d and v describe the network path, so they carry over, as do the counters."""
         self._arrival0_s = None
         self._ts0 = 0
-        self._base_transit_s = math.inf
+        self._base_transit_s = _NO_TRANSIT_S
         self._playout_transit_s = 0.0
         self._max_ts = 0
         self._packet_ts = None

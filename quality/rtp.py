@@ -6,8 +6,10 @@ streams are analysed from their header alone, which RFC 3711 leaves in clear.
 
 from __future__ import annotations
 
+from typing import Final
 
-RTP_FIXED_HEADER_BYTES = 12
+
+RTP_FIXED_HEADER_BYTES: Final = 12
 
 
 def rtp_header_bytes(packet: bytes, start: int = 0, end: int | None = None) -> int | None:

@@ -8,21 +8,23 @@ as rtpproxy handles them) closes the segment and opens a new one instead of read
 
 from __future__ import annotations
 
-SEQ_MOD = 1 << 16
-MAX_DROPOUT = 3000  # RFC 3550 A.1
-MAX_MISORDER = 100  # RFC 3550 A.1
+from typing import Final
+
+SEQ_MOD: Final = 1 << 16
+MAX_DROPOUT: Final = 3000  # RFC 3550 A.1
+MAX_MISORDER: Final = 100  # RFC 3550 A.1
 
 # What `SequenceTracker.update` says about a packet.
-IN_ORDER = 0
-REORDERED = 1
-DUPLICATE = 2
-RESET = 3  # first packet of a new segment
-STRAY = 4  # an unconfirmed jump: kept out of the loss accounting
+IN_ORDER: Final = 0
+REORDERED: Final = 1
+DUPLICATE: Final = 2
+RESET: Final = 3  # first packet of a new segment
+STRAY: Final = 4  # an unconfirmed jump: kept out of the loss accounting
 
 # Values of the per-packet map.
-MISSING = 0
-RECEIVED = 1
-DISCARDED = 2  # arrived, but too late for the jitter buffer
+MISSING: Final = 0
+RECEIVED: Final = 1
+DISCARDED: Final = 2  # arrived, but too late for the jitter buffer
 
 
 class SequenceTracker:
@@ -140,3 +142,9 @@ class SequenceTracker:
     def loss_map(self) -> bytes:
         """One byte per expected packet, all segments in order: MISSING, RECEIVED or DISCARDED."""
         return b"".join(self.closed_maps) + bytes(self.received_map)
+
+    def loss_map_from(self, start: int) -> bytes:
+        """`loss_map()[start:]` (a window's part), without copying the whole stream's map to get it."""
+        if start >= self.closed_expected:
+            return bytes(self.received_map[start - self.closed_expected :])
+        return self.loss_map()[start:]

@@ -8,6 +8,8 @@ computed. Then the buffer is replayed and later packets are accounted at once.
 
 from __future__ import annotations
 
+from typing import Final
+
 from collections import Counter
 from statistics import median
 
@@ -24,12 +26,12 @@ from homeshore.quality.jitterbuffer import JitterBuffer, make_jitter_buffer
 from homeshore.quality.results import FarEndReport, LossFigures, QualityScore, WindowResult
 from homeshore.quality.sequence import DUPLICATE, IN_ORDER, MAX_DROPOUT, MISSING, RESET, STRAY, SequenceTracker
 
-PROBATION_PACKETS = 32  # enough timestamp steps to infer a clock rate
-CONFIRM_PACKETS = 4  # consistent packets before an unsignalled flow counts as RTP
-SILENCE_TS_STEPS = 4  # a timestamp jump of more than this many packet steps with the next sequence number: silence
-DYNAMIC_PT_MIN = 96
-VIDEO_CLOCK_HZ = 90000  # RFC 3551 §5: every video payload format uses a 90 kHz clock
-EVENT_PAYLOAD_BYTES = 4  # RFC 4733 §2.3: one event is 4 bytes
+PROBATION_PACKETS: Final = 32  # enough timestamp steps to infer a clock rate
+CONFIRM_PACKETS: Final = 4  # consistent packets before an unsignalled flow counts as RTP
+SILENCE_TS_STEPS: Final = 4  # a timestamp jump of more than this many packet steps with the next sequence number: silence
+DYNAMIC_PT_MIN: Final = 96
+VIDEO_CLOCK_HZ: Final = 90000  # RFC 3551 §5: every video payload format uses a 90 kHz clock
+EVENT_PAYLOAD_BYTES: Final = 4  # RFC 4733 §2.3: one event is 4 bytes
 
 _PLAYED = bytes.maketrans(b"\x00\x01\x02", b"\x00\x01\x00")  # received map -> 1 for played, 0 for lost/discarded
 
@@ -293,7 +295,7 @@ class RtpStream:
         tracker = self.sequence
         if tracker is not None and self.accounted > self._window_mark[1]:  # (a live stream gone quiet: no sample)
             expected_before, accounted_before, duplicates_before, reordered_before = self._window_mark
-            loss = loss_figures(tracker.loss_map()[expected_before:], self.nominal_packet_ms)
+            loss = loss_figures(tracker.loss_map_from(expected_before), self.nominal_packet_ms)
             jitter = self.jitter
             window = WindowResult(
                 start_s=self._window_index * self.window_s,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -258,16 +257,13 @@ def load_districts(path: Path = DISTRICTS) -> Boundaries:
     return Boundaries(tuple(shapes), "district")
 
 
-def test_all_gb_districts_render_quickly_with_every_row_drawn() -> None:
+def test_all_gb_districts_render_with_every_row_drawn() -> None:
+    """Every one of 2,736 districts drawn in its class colour (the time it takes: bench/map_scale.py)."""
     boundaries = load_districts()
     codes = sorted({shape.code for shape in boundaries.shapes})
     assert len(codes) == 2736
     rows = tuple(measured(code, float(i % 100)) for i, code in enumerate(codes))
-    start = time.perf_counter()
     document = render_svg(MapData("district", rows, (), boundaries, {}, "GB", ()))
-    elapsed_s = time.perf_counter() - start
-    print(f"2,736 districts: {elapsed_s:.2f} s, {len(document) / 1e6:.2f} MB")
-    assert elapsed_s < 3.0  # target about 1 s; measured ~0.2 s here, the margin is for a busy machine
     drawn = elements(ET.fromstring(document))
     assert set(drawn) == set(codes)
     assert all(drawn[code].get("fill") == VIRIDIS[min(4, (i % 100) // 20)] for i, code in enumerate(codes))

@@ -11,7 +11,6 @@ import json
 import math
 import shutil
 import statistics
-import time
 from pathlib import Path
 
 import pytest
@@ -98,11 +97,7 @@ def test_the_cache_is_used_the_second_time(derived: Centroids, cache_dir: Path, 
     assert cache.is_file()
     # With the package's data files out of reach, only the cache can answer.
     monkeypatch.setenv("QLACREF_DATA_DIR", str(tmp_path))
-    started = time.perf_counter()
-    again = load_centroids(cache_dir)
-    elapsed_s = time.perf_counter() - started
-    assert again == derived
-    assert elapsed_s < 0.5
+    assert load_centroids(cache_dir) == derived
     # ... and without a cache the missing data is a one-line error naming the file.
     with pytest.raises(PostcodeDirectoryError, match=r"^cannot read .*postcodes_A\.msgpack\.br") as error:
         load_centroids(tmp_path / "empty-cache")

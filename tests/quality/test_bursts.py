@@ -1,7 +1,7 @@
 """Tests for RFC 3611 §4.7.2 burst/gap metrics and the G.107 burst ratio."""
 
+import dataclasses
 import random
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -62,17 +62,22 @@ def test_hand_computed_cases(
     pattern, expected, lost, burst_density, gap_density, burst_ms, gap_ms, mean_burst, histogram
 ):
     got = loss_pattern(flags(pattern), packet_interval_ms=20.0)
-    assert got == LossPattern(
-        packets_expected=expected,
-        packets_lost=lost,
-        burst_density=pytest.approx(burst_density),
-        gap_density=pytest.approx(gap_density),
-        burst_duration_ms=pytest.approx(burst_ms),
-        gap_duration_ms=pytest.approx(gap_ms),
-        mean_burst_packets=pytest.approx(mean_burst),
-        consecutive_loss_histogram=histogram,
-        max_consecutive_lost=max((length for length, _ in histogram), default=0),
+    # Field by field: the compiled build's LossPattern takes only floats, not pytest.approx, in its float fields.
+    assert dataclasses.astuple(got) == (
+        expected,
+        lost,
+        pytest.approx(burst_density),
+        pytest.approx(gap_density),
+        pytest.approx(burst_ms),
+        pytest.approx(gap_ms),
+        pytest.approx(mean_burst),
+        histogram,
+        max((length for length, _ in histogram), default=0),
     )
+    assert [field.name for field in dataclasses.fields(LossPattern)] == [
+        "packets_expected", "packets_lost", "burst_density", "gap_density", "burst_duration_ms", "gap_duration_ms",
+        "mean_burst_packets", "consecutive_loss_histogram", "max_consecutive_lost",
+    ]
 
 
 def test_gmin_is_a_parameter():
@@ -223,14 +228,14 @@ def gilbert(n: int, p: float, q: float, seed: int) -> bytes:
     return bytes(out)
 
 
-def test_one_hour_stream_is_fast():
+def test_one_hour_stream():
+    """Counts on a one-hour stream; its speed is measured by bench/analyze_vs_tshark.py, not timed here."""
     received = gilbert(180_000, p=0.02, q=0.4, seed=7)  # one hour at 20 ms
-    start = time.perf_counter()
     got = loss_pattern(received, 20.0)
-    burst_ratio(received)
-    elapsed_s = time.perf_counter() - start
     assert got.packets_expected == 180_000
-    assert elapsed_s < 1.0  # a few milliseconds in practice; the bound only catches an accidental O(n^2)
+    assert got.packets_lost == received.count(0)
+    assert sum(length * runs for length, runs in got.consecutive_loss_histogram) == received.count(0)
+    assert got.max_consecutive_lost == max(len(run) for run in received.split(b"\x01") if run)
 
 
 @pytest.mark.parametrize("loss", [0.01, 0.05, 0.2])
