@@ -342,3 +342,59 @@ def test_map_html_renders_offline_in_chromium_with_the_choropleth_and_legend(ful
     assert len(shown) >= 2
     for colour in {c.colour for c in CLASSES}:  # the legend has every class; the map has the areas' classes
         assert colours[rgb(colour)] > 0, colour
+
+
+def test_hovering_an_area_shows_its_hover_text_in_the_side_panel(full_map, tmp_path: Path) -> None:
+    """map.html's own script, run by Chromium under the page's Content-Security-Policy: a mouseover on an area
+    puts that area's <title> text in the side panel, and leaving the map restores the panel's first text.
+
+    Chromium headless cannot move a mouse for us, so a copy of the page gets a driver script that dispatches the
+    events and writes what the panel showed into the DOM, which `--dump-dom` returns. The copy's policy gains
+    only the driver's hash: the page's script still runs only because its own hash is in the policy."""
+    import base64
+    import hashlib
+    import html as html_module
+
+    from homeshore.planning.map_html import SCRIPT_HASH
+    from tests.references.chromium import dump_dom
+
+    chromium = require_tool("chromium")
+    out, document, _ = full_map
+    titles = svg_area_titles((out / "map.svg").read_text(encoding="utf-8"))
+    shown = [entry["area"] for entry in document["areas"]
+             if entry["source"] == "measured" and not entry["suppressed"] and titles.get(entry["area"])]
+    hidden = [entry["area"] for entry in document["areas"] if entry["suppressed"] and titles.get(entry["area"])]
+    assert shown and hidden
+    codes = [shown[0], hidden[0]]
+    driver = (
+        "(function () {\n"
+        "  var map = document.querySelector('#map-frame svg'), panel = document.getElementById('hover');\n"
+        "  var seen = {idle: panel.textContent};\n"
+        f"  {json.dumps(codes)}.forEach(function (code) {{\n"
+        "    var area = map.querySelector('[data-area=\"' + code + '\"]');\n"
+        "    var target = area.querySelector('path, circle, rect') || area;\n"
+        "    target.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));\n"
+        "    seen[code] = panel.textContent;\n"
+        "    map.dispatchEvent(new MouseEvent('mouseleave'));\n"
+        "    seen[code + ' left'] = panel.textContent;\n"
+        "  });\n"
+        "  document.body.setAttribute('data-hover-test', JSON.stringify(seen));\n"
+        "})();"
+    )
+    driver_hash = base64.b64encode(hashlib.sha256(driver.encode("utf-8")).digest()).decode("ascii")
+    page = (out / "map.html").read_text(encoding="utf-8")
+    policy = html_module.escape(f"script-src 'sha256-{SCRIPT_HASH}'")  # as the page's attribute holds it
+    assert page.count(policy) == 1 and page.count("</body>") == 1
+    page = page.replace(policy, policy + html_module.escape(f" 'sha256-{driver_hash}'")).replace(
+        "</body>", f"<script>{driver}</script></body>")
+    copy = tmp_path / "map-driven.html"
+    copy.write_text(page, encoding="utf-8")
+
+    dom = dump_dom(chromium, copy, tmp_path / "chromium")
+    found = re.search(r'data-hover-test="([^"]*)"', dom)
+    assert found, dom[-2000:]
+    seen = json.loads(html_module.unescape(found.group(1)))
+    for code in codes:
+        assert seen[code] == titles[code][0], code
+        assert seen[code] != seen["idle"]
+        assert seen[f"{code} left"] == seen["idle"]

@@ -78,21 +78,40 @@ def render(chromium: str, page: Path, workdir: Path, *, width: int = 1200, heigh
     """Screenshot `page` at width x height; the net log and profile go under `workdir` (one per call)."""
     workdir.mkdir(parents=True, exist_ok=True)
     screenshot, netlog = workdir / "screenshot.png", workdir / "netlog.json"
-    command = [chromium, *FLAGS, f"--user-data-dir={workdir / 'profile'}", f"--screenshot={screenshot}",
-               f"--window-size={width},{height}", f"--log-net-log={netlog}", "--net-log-capture-mode=Default",
-               page.resolve().as_uri()]
+    returncode, output, _ = _run([chromium, *FLAGS, f"--user-data-dir={workdir / 'profile'}",
+                                  f"--screenshot={screenshot}", f"--window-size={width},{height}",
+                                  f"--log-net-log={netlog}", "--net-log-capture-mode=Default",
+                                  page.resolve().as_uri()], page, timeout_s)
+    if returncode != 0 or not screenshot.is_file():
+        tail = output.decode(errors="replace")[-2000:]
+        raise AssertionError(f"chromium exited {returncode} without a screenshot of {page.name}:\n{tail}")
+    return Rendering(screenshot, url_requests(read_netlog(netlog)))
+
+
+def dump_dom(chromium: str, page: Path, workdir: Path, *, timeout_s: float = TIMEOUT_S) -> str:
+    """The page's DOM as Chromium serialises it once loaded (`--dump-dom`), after its scripts have run."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    returncode, output, errors = _run([chromium, *FLAGS, f"--user-data-dir={workdir / 'profile'}", "--dump-dom",
+                                       page.resolve().as_uri()], page, timeout_s, separate_stderr=True)
+    if returncode != 0 or not output.strip():
+        raise AssertionError(f"chromium exited {returncode} without a DOM of {page.name}:\n"
+                             f"{errors.decode(errors='replace')[-2000:]}")
+    return output.decode("utf-8")
+
+
+def _run(command: list[str], page: Path, timeout_s: float, separate_stderr: bool = False) -> tuple[int, bytes, bytes]:
+    """(exit code, stdout, stderr) of one Chromium run; stderr joins stdout unless kept apart."""
     # Its own session, so a hung browser is ended with its renderers by its process group's id, nothing else.
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE if separate_stderr else subprocess.STDOUT,
+                               start_new_session=True)
     try:
-        output, _ = process.communicate(timeout=timeout_s)
+        output, errors = process.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
         raise AssertionError(f"chromium did not finish {page.name} within {timeout_s:.0f} s") from None
-    if process.returncode != 0 or not screenshot.is_file():
-        tail = output.decode(errors="replace")[-2000:]
-        raise AssertionError(f"chromium exited {process.returncode} without a screenshot of {page.name}:\n{tail}")
-    return Rendering(screenshot, url_requests(read_netlog(netlog)))
+    return process.returncode, output, errors or b""
 
 
 def read_netlog(path: Path) -> dict:
