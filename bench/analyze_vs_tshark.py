@@ -6,7 +6,7 @@ of each compared, as timeit does), and prints packets per second for each, the r
 whether every stream's loss count agrees. Targets (issue 3): >= 1,000,000 packets/s, >= 8x tshark, peak RSS
 < 200 MB.
 
-    python bench/analyze_vs_tshark.py [--packets N] [--streams N] [--repeat N] [--keep DIR]
+    python bench/analyze_vs_tshark.py [--packets N] [--streams N] [--pcapng] [--repeat N] [--keep DIR]
 
 measures whichever homeshore the interpreter imports: `make bench` builds the compiled one and puts it first.
 """
@@ -80,6 +80,24 @@ def build_capture(path: Path, packets: int, streams: int, seed: int = 7) -> dict
     return dropped
 
 
+def to_pcapng(pcap: Path, path: Path) -> None:
+    """The same frames as pcapng (Wireshark's default format): one section, one Ethernet interface at the default
+    microsecond resolution, an Enhanced Packet Block per record (pcapng sections 4.1-4.3), streamed."""
+    def block(block_type: int, body: bytes) -> bytes:
+        body += bytes(-len(body) % 4)
+        return struct.pack("<II", block_type, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+    with pcap.open("rb") as source, path.open("wb") as out:
+        source.read(24)
+        out.write(block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
+        out.write(block(1, struct.pack("<HHI", 1, 0, 65535)))
+        while header := source.read(16):
+            seconds, micros, caplen, length = struct.unpack("<IIII", header)
+            stamp = seconds * 1_000_000 + micros
+            out.write(block(6, struct.pack("<IIIII", 0, stamp >> 32, stamp & 0xFFFFFFFF, caplen, length)
+                            + source.read(caplen)))
+
+
 def run(command: list[str], cwd: Path) -> tuple[float, int, str]:
     """(seconds, peak RSS in bytes, stdout) of one child process."""
     with tempfile.TemporaryFile() as output:
@@ -100,6 +118,8 @@ def main() -> None:
     parser.add_argument("--packets", type=int, default=1_000_000)
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--keep", type=Path, help="write the capture here and keep it")
+    parser.add_argument("--pcapng", action="store_true",
+                        help="measure on the same frames written as pcapng (Wireshark's default format)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of each analyser; the fastest of each is compared, as timeit does (default 3)")
     args = parser.parse_args()
@@ -110,6 +130,10 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     capture = workdir / "bench.pcap"
     dropped = build_capture(capture, args.packets, args.streams)
+    if args.pcapng:
+        to_pcapng(capture, capture.with_suffix(".pcapng"))
+        capture.unlink()
+        capture = capture.with_suffix(".pcapng")
     homeshore = [sys.executable, "-m", "homeshore.cli.main", "analyze", "--json", str(capture)]
     tshark = ["tshark", "-n", "-q", "-r", str(capture), "--enable-heuristic", "rtp_udp", "-z", "rtp,streams"]
     ours_runs, theirs_runs = [], []
@@ -125,7 +149,8 @@ def main() -> None:
     theirs = {s.ssrc: s.lost for s in rtp_streams(capture)}
     ours = {s["ssrc"]: s["lost"] for s in result["streams"]}
     agree = ours == theirs == dropped
-    print(f"capture: {packets} packets, {args.streams} streams, {capture.stat().st_size / 1e6:.0f} MB")
+    print(f"capture: {capture.suffix[1:]}, {packets} packets, {args.streams} streams, "
+          f"{capture.stat().st_size / 1e6:.0f} MB")
     print(f"homeshore engine: {engine}")
     print(f"runs of each: {len(ours_runs)}, alternated; the fastest of each is compared")
     print(f"homeshore: {ours_s:.2f} s, {packets / ours_s:,.0f} packets/s, peak RSS {ours_rss / 2**20:.0f} MiB"

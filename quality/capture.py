@@ -14,8 +14,9 @@ def analyze_capture(path: str | Path, *, window_s: float = WINDOW_S, salt: bytes
                     jitter_buffer: str = "adaptive", in_place: bool | None = None) -> CaptureResult:
     """Read `path` as a stream (never whole into memory) and analyse every RTP stream in it.
 
-    `in_place` reads classic pcap records in the read buffer (`fastscan`), with the same results; by default
-    only when that module is compiled, which is when it is faster.
+    `in_place` takes `fastscan`'s shortcut for packets of known RTP streams (classic pcap read in the read
+    buffer, other files frame by frame), with the same results; by default only when that module is compiled,
+    which is when it is faster.
 
     Raises CaptureError with a one-line message for a missing, empty, unreadable or non-capture file; a capture cut
     short is analysed up to the cut and says so in `warnings`.
@@ -34,10 +35,12 @@ def analyze_capture(path: str | Path, *, window_s: float = WINDOW_S, salt: bytes
         analyzer = Analyzer(window_s=window_s, salt=salt, jitter_buffer=jitter_buffer)
         if in_place is None:
             in_place = fastscan.COMPILED
-        if not (in_place and fastscan.analyze_pcap(reader, analyzer)):
+        if not in_place:
             add_frame = analyzer.add_frame
             for time_s, linktype, frame in reader.frames():
                 add_frame(time_s, linktype, frame)
+        elif not fastscan.analyze_pcap(reader, analyzer):
+            fastscan.analyze_frames(reader, analyzer)
         streams = analyzer.finish()
     return CaptureResult(
         name=str(path),

@@ -1,11 +1,13 @@
-"""Classic pcap of Ethernet frames read in place: the next packet of a known RTP stream goes straight to it.
+"""The next packet of a known RTP stream goes straight to it: classic pcap read in place, other files by frame.
 
 The bulk of a capture file is the next packet of a stream the analyzer already follows, in Ethernet + IPv4
-(no options, not fragmented) + UDP. For those records the fields are read from the file's read buffer by index
-(no frame copy, no struct tuples), and the stream is found by SSRC, then checked against the packet's addresses
-and ports. Every other record goes to `Analyzer.add_frame` as it is, in file order; so the analyzer ends in
-the same state as when it is fed every frame by `add_frame` (tests/quality/test_fastscan.py checks that on
-every capture we have and on generated ones).
+(no options, not fragmented) + UDP. For those frames the fields are read by index (no struct tuples), and the
+stream is found by SSRC, then checked against the packet's addresses and ports. In classic little-endian pcap
+of Ethernet (`analyze_pcap`), this happens in the file's read buffer, without even a copy of the frame; any
+other capture, pcapng included (Wireshark's default), goes through `reader.frames()` with the same shortcut per
+frame (`analyze_frames`). Every other frame goes to `Analyzer.add_frame` as it is, in file order; so the
+analyzer ends in the same state as when it is fed every frame by `add_frame` (tests/quality/test_fastscan.py
+checks that on every capture we have and on generated ones, in pcap and pcapng).
 
 Compiled by mypyc (setup.py) this reads several times faster than frame by frame; interpreted it is slower,
 so `capture.analyze_capture` takes it only when compiled (`COMPILED`).
@@ -73,6 +75,17 @@ def analyze_pcap(reader: CaptureReader, analyzer: Analyzer) -> bool:
         if following is None:
             return True
         buf, pos = following, 0
+
+
+def analyze_frames(reader: CaptureReader, analyzer: Analyzer) -> None:
+    """Feed every frame of `reader.frames()` to `analyzer`, Ethernet frames of known RTP streams by the shortcut."""
+    routes: list[_Route | None] = [None] * _BUCKETS
+    for time_s, linktype, frame in reader.frames():
+        if linktype != LINKTYPE_ETHERNET:
+            analyzer.add_frame(time_s, linktype, frame)
+        elif not _add_known_rtp(analyzer, routes, time_s, frame, 0, len(frame)):
+            analyzer.add_frame(time_s, linktype, frame)
+            _learn_route(analyzer, routes, frame, 0, len(frame))
 
 
 def _add_known_rtp(analyzer: Analyzer, routes: list[_Route | None], time_s: float, buf: bytes, start: int,

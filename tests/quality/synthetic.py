@@ -141,6 +141,27 @@ def write_pcap(path: str | Path, packets: Iterable[tuple[float, str, int, str, i
     return path
 
 
+def write_pcapng(path: str | Path, packets: Iterable[tuple[float, str, int, str, int, bytes]]) -> Path:
+    """The same datagrams as `write_pcap`, as little-endian pcapng (one section, one Ethernet interface at the
+    default microsecond resolution, an Enhanced Packet Block per frame: pcapng sections 4.1-4.3)."""
+    path = Path(path)
+
+    def block(block_type: int, body: bytes) -> bytes:
+        body += bytes(-len(body) % 4)
+        length = 12 + len(body)
+        return struct.pack("<II", block_type, length) + body + struct.pack("<I", length)
+
+    with path.open("wb") as handle:
+        handle.write(block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
+        handle.write(block(1, struct.pack("<HHI", 1, 0, 65535)))
+        for time_s, src_ip, sport, dst_ip, dport, payload in packets:
+            frame = udp_frame(src_ip, sport, dst_ip, dport, payload)
+            micros = round(time_s * 1_000_000)
+            handle.write(block(6, struct.pack("<IIIII", 0, micros >> 32, micros & 0xFFFFFFFF, len(frame), len(frame))
+                               + frame))
+    return path
+
+
 def rtcp_bye(ssrcs: Iterable[int]) -> bytes:
     """RFC 3550 §6.6 BYE without a reason."""
     ssrcs = tuple(ssrcs)

@@ -20,7 +20,15 @@ from homeshore.quality.analyzer import Analyzer
 from homeshore.quality.capture import analyze_capture
 from homeshore.quality.pcapfile import CaptureReader
 from tests.conftest import PCAPS
-from tests.quality.synthetic import rtcp_rr, report_block, rtp_packet, stun_binding_request, telephone_event, write_pcap
+from tests.quality.synthetic import (
+    rtcp_rr,
+    report_block,
+    rtp_packet,
+    stun_binding_request,
+    telephone_event,
+    write_pcap,
+    write_pcapng,
+)
 
 SALT = b"fastscan"
 CAPTURES = sorted(p for p in PCAPS.glob("*") if p.suffix in (".pcap", ".pcapng")) if PCAPS.is_dir() else []
@@ -118,11 +126,14 @@ def calls(draw):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(calls(), st.sampled_from(["adaptive", "fixed:20"]))
-def test_generated_calls_give_the_same_result(tmp_path, records, jitter_buffer):
-    path = write_pcap(tmp_path / "call.pcap", records)
+@given(calls(), st.sampled_from(["adaptive", "fixed:20"]), st.sampled_from(["pcap", "pcapng"]))
+def test_generated_calls_give_the_same_result(tmp_path, records, jitter_buffer, file_format):
+    """Classic pcap takes the in-place scan, pcapng the per-frame shortcut: each as every frame via add_frame."""
+    write = write_pcap if file_format == "pcap" else write_pcapng
+    path = write(tmp_path / f"call.{file_format}", records)
     frame_by_frame, in_place = _both(path, jitter_buffer)
     assert in_place == frame_by_frame
+    assert in_place.packets_read == len(records)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
