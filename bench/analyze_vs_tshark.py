@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.quality.synthetic import PCAPNG_ETHERNET_HEAD, pcapng_packet  # noqa: E402
 from tests.references.tshark import rtp_streams  # noqa: E402  (the same parser the tests use)
 
 PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
@@ -81,21 +82,13 @@ def build_capture(path: Path, packets: int, streams: int, seed: int = 7) -> dict
 
 
 def to_pcapng(pcap: Path, path: Path) -> None:
-    """The same frames as pcapng (Wireshark's default format): one section, one Ethernet interface at the default
-    microsecond resolution, an Enhanced Packet Block per record (pcapng sections 4.1-4.3), streamed."""
-    def block(block_type: int, body: bytes) -> bytes:
-        body += bytes(-len(body) % 4)
-        return struct.pack("<II", block_type, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
-
+    """The same frames as pcapng (Wireshark's default format), an Enhanced Packet Block per record, streamed."""
     with pcap.open("rb") as source, path.open("wb") as out:
         source.read(24)
-        out.write(block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
-        out.write(block(1, struct.pack("<HHI", 1, 0, 65535)))
+        out.write(PCAPNG_ETHERNET_HEAD)
         while header := source.read(16):
             seconds, micros, caplen, length = struct.unpack("<IIII", header)
-            stamp = seconds * 1_000_000 + micros
-            out.write(block(6, struct.pack("<IIIII", 0, stamp >> 32, stamp & 0xFFFFFFFF, caplen, length)
-                            + source.read(caplen)))
+            out.write(pcapng_packet(seconds * 1_000_000 + micros, source.read(caplen), length))
 
 
 def run(command: list[str], cwd: Path) -> tuple[float, int, str]:

@@ -141,24 +141,32 @@ def write_pcap(path: str | Path, packets: Iterable[tuple[float, str, int, str, i
     return path
 
 
+def pcapng_block(block_type: int, body: bytes) -> bytes:
+    """One little-endian pcapng block: type, length, the body padded to 32 bits, the length again (section 3.1)."""
+    body += bytes(-len(body) % 4)
+    length = 12 + len(body)
+    return struct.pack("<II", block_type, length) + body + struct.pack("<I", length)
+
+
+# A section header (byte-order magic, version 1.0, length unknown) and one Ethernet interface at the default
+# microsecond resolution (pcapng sections 4.1 and 4.2).
+PCAPNG_ETHERNET_HEAD = (pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+                        + pcapng_block(1, struct.pack("<HHI", 1, 0, 65535)))
+
+
+def pcapng_packet(micros: int, frame: bytes, original_len: int | None = None) -> bytes:
+    """An Enhanced Packet Block of interface 0 (section 4.3), stamped in microseconds since the epoch."""
+    return pcapng_block(6, struct.pack("<IIIII", 0, micros >> 32, micros & 0xFFFFFFFF, len(frame),
+                                       len(frame) if original_len is None else original_len) + frame)
+
+
 def write_pcapng(path: str | Path, packets: Iterable[tuple[float, str, int, str, int, bytes]]) -> Path:
-    """The same datagrams as `write_pcap`, as little-endian pcapng (one section, one Ethernet interface at the
-    default microsecond resolution, an Enhanced Packet Block per frame: pcapng sections 4.1-4.3)."""
+    """The same datagrams as `write_pcap`, as little-endian pcapng with an Enhanced Packet Block per frame."""
     path = Path(path)
-
-    def block(block_type: int, body: bytes) -> bytes:
-        body += bytes(-len(body) % 4)
-        length = 12 + len(body)
-        return struct.pack("<II", block_type, length) + body + struct.pack("<I", length)
-
     with path.open("wb") as handle:
-        handle.write(block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
-        handle.write(block(1, struct.pack("<HHI", 1, 0, 65535)))
+        handle.write(PCAPNG_ETHERNET_HEAD)
         for time_s, src_ip, sport, dst_ip, dport, payload in packets:
-            frame = udp_frame(src_ip, sport, dst_ip, dport, payload)
-            micros = round(time_s * 1_000_000)
-            handle.write(block(6, struct.pack("<IIIII", 0, micros >> 32, micros & 0xFFFFFFFF, len(frame), len(frame))
-                               + frame))
+            handle.write(pcapng_packet(round(time_s * 1_000_000), udp_frame(src_ip, sport, dst_ip, dport, payload)))
     return path
 
 
