@@ -68,9 +68,7 @@ def analyze_pcap(reader: CaptureReader, analyzer: Analyzer) -> bool:
             time_s = _u32_le(buf, pos) + _u32_le(buf, pos + 4) / units
             pos = stop
             frames += 1
-            if not _add_known_rtp(analyzer, routes, time_s, buf, start, stop):
-                analyzer.add_frame(time_s, LINKTYPE_ETHERNET, buf[start:stop])
-                _learn_route(analyzer, routes, buf, start, stop)
+            _add_ethernet(analyzer, routes, time_s, buf, start, stop)
         following = reader.pcap_refill(buf, pos, frames)
         if following is None:
             return True
@@ -81,11 +79,19 @@ def analyze_frames(reader: CaptureReader, analyzer: Analyzer) -> None:
     """Feed every frame of `reader.frames()` to `analyzer`, Ethernet frames of known RTP streams by the shortcut."""
     routes: list[_Route | None] = [None] * _BUCKETS
     for time_s, linktype, frame in reader.frames():
-        if linktype != LINKTYPE_ETHERNET:
+        if linktype == LINKTYPE_ETHERNET:
+            _add_ethernet(analyzer, routes, time_s, frame, 0, len(frame))
+        else:
             analyzer.add_frame(time_s, linktype, frame)
-        elif not _add_known_rtp(analyzer, routes, time_s, frame, 0, len(frame)):
-            analyzer.add_frame(time_s, linktype, frame)
-            _learn_route(analyzer, routes, frame, 0, len(frame))
+
+
+def _add_ethernet(analyzer: Analyzer, routes: list[_Route | None], time_s: float, buf: bytes, start: int,
+                  stop: int) -> None:
+    """The Ethernet frame `buf[start:stop]`: by the shortcut if it belongs to a routed stream, else through
+    `add_frame`, after which its flow is routed if it now leads to a confirmed stream."""
+    if not _add_known_rtp(analyzer, routes, time_s, buf, start, stop):
+        analyzer.add_frame(time_s, LINKTYPE_ETHERNET, buf[start:stop])  # (a whole frame's slice is not a copy)
+        _learn_route(analyzer, routes, buf, start, stop)
 
 
 def _add_known_rtp(analyzer: Analyzer, routes: list[_Route | None], time_s: float, buf: bytes, start: int,

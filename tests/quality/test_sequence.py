@@ -86,3 +86,17 @@ def test_jump_without_marker_restarts_only_when_the_next_packet_confirms():
 def test_first_packet_reordered_extends_the_start():
     tracker, _ = _feed([5, 4, 6, 7])
     assert (tracker.expected, tracker.lost, tracker.reordered) == (4, 0, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 0xFFFF), st.booleans()), min_size=1, max_size=120),
+       st.integers(0, 200))
+def test_a_windows_loss_map_equals_the_tail_of_the_whole_map(packets, start):
+    """`loss_map_from(start)` (what a 10-second window reads) is `loss_map()[start:]`, across resets too."""
+    tracker = SequenceTracker(packets[0][0])
+    for sequence, marker in packets[1:]:
+        tracker.update(sequence, marker)
+        tracker.mark_discarded(tracker.max_ext)
+        start_now = min(start, tracker.expected)
+        assert tracker.loss_map_from(start_now) == tracker.loss_map()[start_now:]
+    assert len(tracker.loss_map()) == tracker.expected
