@@ -41,6 +41,6 @@ def render_summary(data: MapData, written: dict[str, Path], notes: list[str], ta
         for team in data.hubs:
             count = "fewer than 5" if team.eligible_homes is None else str(team.eligible_homes)
             hubs.add_row(team.hub.label, f"{team.hub.reach_km:g} km", count,
-                         f"yes (team of {team.team_size})" if team.team_possible else f"no (team of {team.team_size})")
+                         f"{team.team_verdict} (team of {team.team_size})")
         console.print(hubs)
     console.print("written: " + ", ".join(str(path) for path in written.values()))

@@ -106,9 +106,8 @@ def _hub_table(teams: Sequence[HubTeam]) -> list[str]:
            "<th>Team</th></tr></thead><tbody>"]
     for team in teams:
         homes = f"fewer than {MIN_HOMES}" if team.eligible_homes is None else str(team.eligible_homes)
-        possible = "possible" if team.team_possible else "not possible"
         out.append(f"<tr><td>{_e(team.hub.label)}</td><td class=\"n\">{team.hub.reach_km:g} km</td>"
-                   f"<td class=\"n\">{homes}</td><td>team of {team.team_size} {possible}</td></tr>")
+                   f"<td class=\"n\">{homes}</td><td>team of {team.team_size} {team.team_verdict}</td></tr>")
     out.append("</tbody></table>")
     return out
 

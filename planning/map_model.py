@@ -125,14 +125,22 @@ class Hub:
 
 @dataclass(frozen=True)
 class HubTeam:
-    """The eligible homes within a hub's reach and whether a team can be formed. `eligible_homes` is None when
-    fewer than MIN_HOMES (privacy); `team_possible` is computed on the exact count all the same."""
+    """The eligible homes within a hub's reach and whether a team can be formed, as published (planning/privacy.py):
+    `eligible_homes` is None when fewer than MIN_HOMES, else rounded; `team_possible` is decided on the exact
+    count and None when saying it would narrow the rounded count down ("too close to call")."""
 
     hub: Hub
     eligible_homes: int | None
     team_size: int
-    team_possible: bool
+    team_possible: bool | None
     areas: tuple[str, ...]  # the areas of the eligible homes counted, sorted; empty when the count is hidden
+
+    @property
+    def team_verdict(self) -> str:
+        """"possible", "not possible" or "too close to call" (at the rounding), for the renderers."""
+        if self.team_possible is None:
+            return "too close to call"
+        return "possible" if self.team_possible else "not possible"
 
 
 Point = tuple[float, float]  # (lon, lat), GeoJSON order

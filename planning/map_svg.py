@@ -147,9 +147,8 @@ def hover_text(row: AreaRow) -> str:
 def hub_text(team: HubTeam) -> str:
     homes = (f"fewer than {MIN_HOMES} eligible homes" if team.eligible_homes is None
              else f"{team.eligible_homes} eligible homes")
-    possible = "possible" if team.team_possible else "not possible"
     return (f"Training hub {team.hub.label}, reach {_number(team.hub.reach_km)} km\n"
-            f"{homes} within reach\nteam of {team.team_size} {possible}")
+            f"{homes} within reach\nteam of {team.team_size} {team.team_verdict}")
 
 
 # --- drawing -----------------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 A home is placed at the centroid of its postcode sector when that is known (full postcodes, CSV input), else of
 its district; homes are never placed more precisely than that, nor drawn. A home is within reach when the
-great-circle distance from its centroid to the hub is at most `reach_km`. Whether a team can be formed is
-decided on the exact count; the count shown follows the privacy rules (planning/privacy.py), and a hub with
+great-circle distance from its centroid to the hub is at most `reach_km`. The count shown, and whether a team
+can be formed, follow the privacy rules (planning/privacy.py: rounded, and no answer that would narrow the
+rounding down), and a hub with
 fewer than MIN_HOMES eligible homes names no areas either: "the one eligible home near Mansfield is in NG19 8"
 would point at a household. Pure.
 """
@@ -15,7 +16,7 @@ from typing import Mapping, Sequence
 from homeshore.planning.distance import haversine_km
 from homeshore.planning.eligibility import PlanningError
 from homeshore.planning.map_model import Eligibility, HomeAssessment, Hub, HubTeam
-from homeshore.planning.privacy import is_suppressed, published_hub_count
+from homeshore.planning.privacy import is_suppressed, published_hub_count, published_team_possible
 
 DEFAULT_TEAM_SIZE = 15  # the seed pilots' teams: about 15 advisors a team leader can visit
 
@@ -40,6 +41,6 @@ def hub_teams(hubs: Sequence[Hub], assessments: Sequence[HomeAssessment],
         within = [area for area, (lat, lon) in placed if haversine_km(hub.lat, hub.lon, lat, lon) <= hub.reach_km]
         count = len(within)
         teams.append(HubTeam(hub=hub, eligible_homes=published_hub_count(count), team_size=team_size,
-                             team_possible=count >= team_size,
+                             team_possible=published_team_possible(count, team_size),
                              areas=() if is_suppressed(count) else tuple(sorted(set(within)))))
     return teams

@@ -94,6 +94,21 @@ def round5(count: int) -> int:
     return int(math.floor(count / 5 + 0.5)) * 5
 
 
+def round5_share(part: int, whole: int) -> float | None:
+    """A share as published: of the rounded counts, so that it gives back nothing finer than they do (issue 15)."""
+    return round(100.0 * round5(part) / round5(whole), 1) if round5(whole) else None
+
+
+def published_team(eligible_homes: int, team_size: int) -> tuple[int | None, bool | None]:
+    """(the count shown, whether a team is shown possible) for a hub: the count hidden below 5 else rounded; the
+    answer only where every exact count that shows the same gives the same one, else None."""
+    shown = None if eligible_homes < 5 else round5(eligible_homes)
+    same = [count for count in range(0, eligible_homes + 10)
+            if (None if count < 5 else round5(count)) == shown]
+    answers = {count >= team_size for count in same}
+    return shown, (answers.pop() if len(answers) == 1 else None)
+
+
 def expected_areas(raws: list[Raw], level: str, until: datetime, window_days: float = 28.0) -> dict[str, dict]:
     """area -> {column: value or None}, as areas.csv should hold it (counts rounded, figures rounded)."""
     start = until - timedelta(days=window_days)
@@ -121,12 +136,12 @@ def expected_areas(raws: list[Raw], level: str, until: datetime, window_days: fl
             wifi = [m["wifi"] for _, m in homes if m["wifi"] is not None]
             row |= {
                 "homes": round5(len(homes)), "eligible": round5(eligible),
-                "eligible_pct": round(100.0 * eligible / len(homes), 1),
+                "eligible_pct": round5_share(eligible, len(homes)),
                 "download_median_mbps": round(statistics.median(downloads), 2) if downloads else None,
                 "download_p10_mbps": round(pct(downloads, 10), 2) if downloads else None,
                 "upload_median_mbps": round(statistics.median(uploads), 2) if uploads else None,
                 "mos_median": round(statistics.median(moses), 2) if moses else None,
-                "wifi_pct": round(100.0 * sum(wifi) / len(wifi), 1) if wifi else None,
+                "wifi_pct": round5_share(sum(wifi), len(wifi)),
             }
         out[area] = row
     return out

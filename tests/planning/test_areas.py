@@ -36,10 +36,11 @@ def test_five_homes_hand_worked() -> None:
              assessed("e", "NG5", ELIGIBLE, 50.0, 10.0, 4.4, False)]
     [row] = area_rows(homes, "district")
     # downloads 5, 12, 20, 30, 50: median 20; 10th percentile: h = 0.4 -> 5 + 0.4 * 7 = 7.8
-    # uploads 0.8, 4, 6, 10: median 5; MOS 3.9, 4.2, 4.3, 4.4: median 4.25; Wi-Fi 2 of 4 known
-    assert row == AreaRow(area="NG5", level="district", homes=5, eligible=5, eligible_pct=60.0,
+    # uploads 0.8, 4, 6, 10: median 5; MOS 3.9, 4.2, 4.3, 4.4: median 4.25; Wi-Fi 2 of 4 known.
+    # Shares are of the rounded counts: eligible 3 of 5 shows as 5 of 5, 100 %; Wi-Fi 2 of 4 as 0 of 5, 0 %.
+    assert row == AreaRow(area="NG5", level="district", homes=5, eligible=5, eligible_pct=100.0,
                           download_median_mbps=20.0, download_p10_mbps=7.8, upload_median_mbps=5.0, mos_median=4.25,
-                          wifi_pct=50.0, source=MEASURED, suppressed=False, not_yet_known=0)
+                          wifi_pct=0.0, source=MEASURED, suppressed=False, not_yet_known=0)
 
 
 def test_four_homes_show_nothing() -> None:
@@ -61,6 +62,11 @@ def to_five(count: int) -> int:
     return int((Decimal(count) / 5).quantize(Decimal(1), rounding=ROUND_HALF_UP)) * 5
 
 
+def rounded_share(part: int, whole: int) -> float | None:
+    """The share the rounded counts show (issue 15): None when the whole rounds to 0."""
+    return decimals(100 * to_five(part) / to_five(whole), 1) if to_five(whole) else None
+
+
 def expected_row(area: str, homes: list[HomeAssessment]) -> tuple:
     n = len(homes)
     if n < 5:
@@ -76,12 +82,12 @@ def expected_row(area: str, homes: list[HomeAssessment]) -> tuple:
         p10 = statistics.quantiles(downloads, n=10, method="inclusive")[0]
     else:
         p10 = downloads[0] if downloads else None
-    return (area, to_five(n), to_five(len(eligible)), decimals(100 * len(eligible) / n, 1),
+    return (area, to_five(n), to_five(len(eligible)), rounded_share(len(eligible), n),
             decimals(statistics.median(downloads), 2) if downloads else None,
             decimals(p10, 2) if p10 is not None else None,
             decimals(statistics.median(uploads), 2) if uploads else None,
             decimals(statistics.median(moses), 2) if moses else None,
-            decimals(100 * known.count(True) / len(known), 1) if known else None, to_five(len(unknown)), False)
+            rounded_share(known.count(True), len(known)), to_five(len(unknown)), False)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -159,8 +165,8 @@ def test_raw_tests_to_rows_at_every_level() -> None:
             wifi = sum(int(agent[-2:]) % 3 != 0 for agent, _, _ in members)
             downloads = [download for _, _, download in members]
             assert (row.homes, row.eligible) == (to_five(len(members)), to_five(good))
-            assert row.eligible_pct == decimals(100 * good / len(members), 1)
+            assert row.eligible_pct == rounded_share(good, len(members))
             assert row.download_median_mbps == statistics.median(downloads)
             assert row.download_p10_mbps == decimals(statistics.quantiles(downloads, n=10, method="inclusive")[0], 2)
-            assert row.wifi_pct == decimals(100 * wifi / len(members), 1)
+            assert row.wifi_pct == rounded_share(wifi, len(members))
             assert (row.upload_median_mbps, row.mos_median) == (5.0, 4.3)
