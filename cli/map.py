@@ -31,9 +31,30 @@ def _until(_ctx: click.Context, _param: click.Parameter, value: str | None) -> d
         raise click.BadParameter(str(error)) from None
 
 
-@click.command("map")
+CSV_HELP = """\b
+--from csv:FILE: a header row, then one line per test. Columns are found by
+name in any order; others are ignored. Example: examples/home_tests.csv.
+Required:
+  time           ISO-8601 (no offset: UTC) or Unix seconds
+  agent          the home: one identifier per home, in all its tests
+  postcode       full (NG5 3AB; --level sector needs it) or district (NG5)
+At least one of (an empty cell: not measured):
+  download_mbps  Mbit/s, TCP goodput as the speed test measured it
+  upload_mbps    Mbit/s, TCP goodput
+  idle_rtt_ms    ms, round-trip time with the line idle
+  loaded_rtt_ms  ms, round-trip time under load (the worse direction)
+  jitter_ms      ms, packet delay variation
+  loss_pct       %, packets lost (0-100)
+  mos            MOS (1-5) of a test call
+Optional:
+  conn           wired, wifi, cellular or unknown (the Wi-Fi share)
+"""
+
+
+@click.command("map", epilog=CSV_HELP)
 @click.option("--from", "source", required=True, metavar="influx|spool[:FILE]|csv:FILE",
-              help="Where the homes' tests are: the collector (--url ...), the local store, or a CSV file.")
+              help="Where the homes' tests are: the collector (--url ...), the local store, or a CSV file "
+              "(its columns are listed below).")
 @click.option("--level", type=click.Choice(LEVELS), default="district", show_default=True,
               help="Postcode district (NG5), area (NG) or sector (NG5 3; needs full postcodes, so csv:FILE).")
 @click.option("--boundaries", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.geojson",

@@ -1,9 +1,10 @@
 """Raw measurements into `HomeTest`s, from the two shapes they come in: a planner's CSV, and the schema's samples
 (`bandwidth` and `voip_test`, as the spool and the collector hold them). Pure: lines and records in.
 
-- CSV (DESIGN.md "homeshore map"): columns `time, agent, postcode, download_mbps, upload_mbps, idle_rtt_ms,
-  loaded_rtt_ms, jitter_ms, loss_pct, mos`, found by name; `conn` is read when present; other columns are
-  ignored. A full postcode gives the district and the sector, a district alone only the district; the postcode
+- CSV (DESIGN.md "homeshore map"; documented for users in `homeshore map --help`, the README and
+  examples/home_tests.csv): columns `time, agent, postcode` required, then at least one of `download_mbps,
+  upload_mbps, idle_rtt_ms, loaded_rtt_ms, jitter_ms, loss_pct, mos`, found by name; `conn` is read when
+  present; other columns are ignored. A full postcode gives the district and the sector, a district alone only the district; the postcode
   itself is dropped here and goes no further. `time` is ISO-8601 (a time without offset is UTC) or Unix seconds.
   A row that cannot be read (bad time, postcode or number) is skipped and counted with its first reason, never
   silently: the caller reports the count.
@@ -25,6 +26,7 @@ from homeshore.planning.postcode import PostcodeError, postcode_district
 
 CSV_REQUIRED = ("time", "agent", "postcode")
 CSV_FIGURES = ("download_mbps", "upload_mbps", "idle_rtt_ms", "loaded_rtt_ms", "jitter_ms", "loss_pct", "mos")
+CSV_OPTIONAL = ("conn",)  # a connection type of CONN_VALUES (anything else reads as not known)
 CONN_VALUES = ("wired", "wifi", "cellular", "unknown")
 
 
@@ -69,7 +71,7 @@ def _csv_test(row: Mapping[str, str | None]) -> HomeTest:
     if not agent:
         raise ValueError("no agent")
     district, sector = _postcode_codes(row.get("postcode") or "")
-    conn = (row.get("conn") or "").strip().lower() or None
+    conn = (row.get(CSV_OPTIONAL[0]) or "").strip().lower() or None
     figures = {figure: _number(figure, row.get(figure)) for figure in CSV_FIGURES}
     return HomeTest(time=parse_time(row.get("time") or ""), agent=agent, district=district, sector=sector,
                     conn=conn if conn in CONN_VALUES else None, **figures)
