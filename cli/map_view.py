@@ -33,7 +33,8 @@ def render_summary(data: MapData, written: dict[str, Path], notes: list[str], ta
     suppressed = sum(row.suppressed for row in data.rows)
     prior = sum(row.source != MEASURED for row in data.rows)
     console.print(f"{suppressed} {data.level}s with fewer than 5 homes are shown without figures; "
-                  f"{prior} have only the Ofcom estimate (not measured). Counts are rounded to 5.")
+                  f"{prior} have only the Ofcom estimate (not measured). Counts are rounded to 5; shares are "
+                  "of the rounded counts.")
     if data.hubs:
         hubs = Table(title="Training hubs")
         for heading in ("hub", "reach", "eligible homes within reach", "team possible"):

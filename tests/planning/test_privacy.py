@@ -65,6 +65,18 @@ def test_five_homes_publish_rounded_figures() -> None:
     assert row.wifi_pct == 0.0  # 1 of 3 known shows as 0 of 5
 
 
+@given(st.integers(min_value=5, max_value=5000).flatmap(
+    lambda homes: st.tuples(st.just(homes), st.integers(0, homes), st.integers(0, homes))))
+def test_a_shown_share_is_the_share_of_the_shown_counts(counts: tuple[int, int, int]) -> None:
+    homes, eligible, wifi = counts
+    row = published_row("NG5", "district", homes=homes, eligible=eligible, not_yet_known=0,
+                        **{**FIGURES, "wifi_homes": wifi, "wifi_known_homes": homes})
+    assert row.homes is not None and row.eligible is not None
+    for shown, part in ((row.eligible_pct, row.eligible), (row.wifi_pct, (wifi + 2) // 5 * 5)):
+        exact = Decimal(100 * part) / Decimal(row.homes)  # of the shown (rounded) counts, to 1 decimal
+        assert abs(Decimal(str(shown)) - exact) <= Decimal("0.05"), (counts, row)
+
+
 def test_a_share_never_gives_back_the_exact_counts() -> None:
     # issue 15: 7 eligible of 12 showed as "10 homes, 10 eligible, 58.3 %", and only 7 of 12 gives 58.3.
     row = published_row("NG5", "district", homes=12, eligible=7, not_yet_known=0, **FIGURES)
