@@ -7,7 +7,6 @@ path costs no 60-second test). The measurement modules are imported when the com
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 import click
 
 from homeshore import __version__
+from homeshore.cli.agent import CONFIG_OPTION
 from homeshore.cli.errors import UsageProblem
 from homeshore.cli.status import ExitStatus
 
@@ -74,11 +74,16 @@ def _report_path(ctx: click.Context, param: click.Parameter, value: Path | None)
               help="Readiness policy ([policy] table) instead of the defaults.")
 @click.option("--call-seconds", type=click.FloatRange(min=2, max=600), default=None, metavar="S",
               help="Length of the synthetic call (default 30, 5 with --quick).")
+@CONFIG_OPTION
 @click.pass_context
 def check(ctx: click.Context, server: str | None, candidate: str | None, postcode: str | None, quick: bool,
-          as_json: bool, report: Path | None, policy_file: Path | None, call_seconds: float | None) -> None:
+          as_json: bool, report: Path | None, policy_file: Path | None, call_seconds: float | None,
+          config_path: Path | None) -> None:
     """Check whether this home's broadband can take calls: speeds, round trip idle and under load, jitter,
     loss and a synthetic G.711 call, each judged against the readiness policy.
+
+    The result is kept in the agent's spool (the state directory of the agent's configuration), which the
+    agent sends to the collector.
 
     Exit code 0 pass (warnings included), 1 fail, 2 could not measure (server unreachable, bad input).
     """
@@ -88,12 +93,17 @@ def check(ctx: click.Context, server: str | None, candidate: str | None, postcod
     from homeshore.planning.policy import PolicyError
     from homeshore.planning.policy_file import load_policy
     from homeshore.planning.readiness import DEFAULT_POLICY, evaluate
+    from homeshore.probe.agent_state import agent_place
     from homeshore.probe.check_run import CheckCannotStart, CheckPlan, readiness_measurements, run_check
 
     try:
         policy = load_policy(policy_file) if policy_file is not None else DEFAULT_POLICY
     except PolicyError as error:
         raise UsageProblem(str(error)) from None
+    try:
+        place = agent_place(config_path)
+    except ValueError as error:
+        raise UsageProblem(f"where to keep the result: {error}") from None
     plan = CheckPlan.quick(server) if quick else CheckPlan(server)
     if call_seconds is not None:
         plan = dataclasses.replace(plan, call_s=call_seconds)
@@ -107,7 +117,7 @@ def check(ctx: click.Context, server: str | None, candidate: str | None, postcod
     verdict = evaluate(readiness_measurements(run), policy)
     document = check_document(run, verdict, policy, candidate=candidate, area=postcode, version=__version__)
 
-    stored = _store(document)
+    stored = _store(document, place)
     if report is not None:
         _write_report(report, document)
     if as_json:
@@ -135,19 +145,17 @@ def _write_report(path: Path, document: dict) -> None:
         raise UsageProblem(f"cannot write the report {path}: {error.strerror}") from None
 
 
-def _store(document: dict) -> str:
-    """Keep the result in the local store (the agent's spool); what happened, in words for the user."""
+def _store(document: dict, place) -> str:
+    """Keep the result in the local store (the agent's spool, `place`: probe/agent_state.py); what happened, in
+    words for the user."""
     import sqlite3
 
     from homeshore.collector.check_samples import check_samples
-    from homeshore.collector.identity import agent_id
     from homeshore.collector.spool import Spool
-    from homeshore.collector.state import spool_path, state_directory
 
+    path = place.spool_path
     try:
-        state_dir = state_directory(configured=os.environ.get("HOMESHORE_AGENT_STATE_DIR", ""))
-        samples = check_samples(document, agent=agent_id(state_dir))
-        path = spool_path(state_dir)
+        samples = check_samples(document, agent=place.agent_id())
         with Spool(path) as spool:
             spool.append(samples)
     except (OSError, ValueError, sqlite3.Error) as error:  # the measurement stands; only keeping it failed

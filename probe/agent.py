@@ -88,18 +88,17 @@ class Runtime:
 def resolve(config: AgentConfig, env: Mapping[str, str]) -> Runtime:
     """The state directory (created 0700), the agent's id and the collector's secrets. Raises ConfigError for
     a secret that cannot be read, AgentError for a state directory that cannot be used."""
-    from homeshore.collector.identity import agent_id
-    from homeshore.collector.state import spool_path, state_directory
+    from homeshore.probe.agent_state import place_of
 
     credentials = collector_credentials(config.collector, env) if config.collector.url else Credentials()
     try:
-        state_dir = Path(state_directory(env, configured=config.agent.state_dir))
-        if not state_dir.exists():
-            state_dir.mkdir(mode=0o700, parents=True)
-        name = agent_id(state_dir, config.agent.id)
+        place = place_of(config, env)
+        if not place.state_dir.exists():
+            place.state_dir.mkdir(mode=0o700, parents=True)
+        name = place.agent_id()
     except (ValueError, OSError) as error:
         raise AgentError(f"state directory: {error}") from None
-    return Runtime(config, state_dir, Path(spool_path(state_dir)), max(1, int(config.agent.spool_max_mb * 2**20)),
+    return Runtime(config, place.state_dir, place.spool_path, max(1, int(config.agent.spool_max_mb * 2**20)),
                    common_tags(name, config.agent.area, config.agent.site), credentials)
 
 
