@@ -123,7 +123,7 @@ def map_command(source: str, level: str, boundaries: Path | None, code_property:
 
 def _read_tests(source: str, level: str, since: datetime, until: datetime, influx: dict,
                 config_path: Path | None) -> tuple[list, list[str]]:
-    from homeshore.collector.map_source import SourceError, influx_tests, spool_tests
+    from homeshore.collector.map_source import SourceError, influx_tests, spool_tests, unsent_only_note
     from homeshore.collector.query import QueryClient, QueryError
     from homeshore.planning.home_tests import SampleInputError, csv_home_tests
 
@@ -151,7 +151,10 @@ def _read_tests(source: str, level: str, since: datetime, until: datetime, influ
             tests, unreadable = spool_tests(path, since, until)
         except SourceError as error:
             raise UsageProblem(f"--from {source}: {error}") from None
-        return tests, [f"{path}: {unreadable} lines could not be read"] if unreadable else []
+        notes = [f"{path}: {unreadable} lines could not be read"] if unreadable else []
+        if collector:
+            notes.append(unsent_only_note(collector))
+        return tests, notes
     if kind == "influx" and not argument:
         if not influx["url"]:
             raise UsageProblem("--from influx needs --url (the collector) and a reader's credentials")
