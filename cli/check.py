@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 import click
 
-from homeshore import __version__
 from homeshore.cli.agent import CONFIG_OPTION
 from homeshore.cli.errors import UsageProblem
 from homeshore.cli.status import ExitStatus
@@ -89,12 +88,12 @@ def check(ctx: click.Context, server: str | None, candidate: str | None, postcod
     """
     import dataclasses
 
-    from homeshore.probe.check_document import check_document
     from homeshore.planning.policy import PolicyError
     from homeshore.planning.policy_file import load_policy
-    from homeshore.planning.readiness import DEFAULT_POLICY, evaluate
+    from homeshore.planning.readiness import DEFAULT_POLICY
     from homeshore.probe.agent_state import agent_place
-    from homeshore.probe.check_run import CheckCannotStart, CheckPlan, readiness_measurements, run_check
+    from homeshore.probe.check_pipeline import checked_home
+    from homeshore.probe.check_run import CheckCannotStart, CheckPlan
 
     try:
         policy = load_policy(policy_file) if policy_file is not None else DEFAULT_POLICY
@@ -110,12 +109,10 @@ def check(ctx: click.Context, server: str | None, candidate: str | None, postcod
 
     try:
         with _progress(enabled=not as_json and sys.stderr.isatty()) as progress:
-            run = run_check(plan, progress)
+            document = checked_home(plan, policy, candidate=candidate, area=postcode, progress=progress)
     except CheckCannotStart as error:
         click.echo(f"homeshore check: {error}", err=True)
         ctx.exit(ExitStatus.CANNOT_MEASURE)
-    verdict = evaluate(readiness_measurements(run), policy)
-    document = check_document(run, verdict, policy, candidate=candidate, area=postcode, version=__version__)
 
     stored = _store(document, place)
     if report is not None:

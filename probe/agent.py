@@ -445,21 +445,17 @@ class Agent:
         self.health.set_in("speedtest", state="scheduled", next_time=time.time() + due_s - time.monotonic())
 
     def _speedtest(self, server_setting: str) -> None:
-        from homeshore import __version__
-        from homeshore.planning.readiness import DEFAULT_POLICY, evaluate
+        from homeshore.planning.readiness import DEFAULT_POLICY
         from homeshore.probe.agent_samples import speedtest_samples
-        from homeshore.probe.check_document import check_document
-        from homeshore.probe.check_run import CheckCannotStart, CheckPlan, readiness_measurements, run_check
+        from homeshore.probe.check_pipeline import checked_home
+        from homeshore.probe.check_run import CheckCannotStart, CheckPlan
 
         server = None if server_setting == "ookla" else server_setting
         plan = self.speedtest_plan(server) if self.speedtest_plan else CheckPlan(server)
         self.health.set_in("speedtest", state="running")
         log.info("speed test against %s", server_setting)
         try:
-            run = run_check(plan)
-            verdict = evaluate(readiness_measurements(run), DEFAULT_POLICY)
-            document = check_document(run, verdict, DEFAULT_POLICY, candidate=None,
-                                      area=self.runtime.config.agent.area or None, version=__version__)
+            document = checked_home(plan, DEFAULT_POLICY, area=self.runtime.config.agent.area or None)
             self._append(speedtest_samples(document, self.runtime.tags))
         except (CheckCannotStart, OSError, ValueError) as error:
             log.warning("speed test failed: %s", error)
