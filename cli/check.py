@@ -91,7 +91,7 @@ def check(ctx: click.Context, server: str | None, candidate: str | None, postcod
     from homeshore.planning.policy import PolicyError
     from homeshore.planning.policy_file import load_policy
     from homeshore.planning.readiness import DEFAULT_POLICY
-    from homeshore.probe.agent_state import agent_place
+    from homeshore.probe.agent_config import ConfigError, load_config
     from homeshore.probe.check_pipeline import checked_home
     from homeshore.probe.check_run import CheckCannotStart, CheckPlan
 
@@ -100,9 +100,9 @@ def check(ctx: click.Context, server: str | None, candidate: str | None, postcod
     except PolicyError as error:
         raise UsageProblem(str(error)) from None
     try:
-        place = agent_place(config_path)
-    except ValueError as error:
-        raise UsageProblem(f"where to keep the result: {error}") from None
+        config = load_config(config_path)  # where the result is kept: checked before anything is measured
+    except ConfigError as error:
+        raise UsageProblem(str(error)) from None
     plan = CheckPlan.quick(server) if quick else CheckPlan(server)
     if call_seconds is not None:
         plan = dataclasses.replace(plan, call_s=call_seconds)
@@ -114,7 +114,7 @@ def check(ctx: click.Context, server: str | None, candidate: str | None, postcod
         click.echo(f"homeshore check: {error}", err=True)
         ctx.exit(ExitStatus.CANNOT_MEASURE)
 
-    stored = _store(document, place)
+    stored = _store(document, config)
     if report is not None:
         _write_report(report, document)
     if as_json:
@@ -142,17 +142,19 @@ def _write_report(path: Path, document: dict) -> None:
         raise UsageProblem(f"cannot write the report {path}: {error.strerror}") from None
 
 
-def _store(document: dict, place) -> str:
-    """Keep the result in the local store (the agent's spool, `place`: probe/agent_state.py); what happened, in
-    words for the user."""
+def _store(document: dict, config) -> str:
+    """Keep the result in the local store, the spool of the agent `config` describes (probe/agent_state.py);
+    what happened, in words for the user."""
     import sqlite3
 
     from homeshore.collector.check_samples import check_samples
     from homeshore.collector.spool import Spool
+    from homeshore.probe.agent_state import place_of
 
-    path = place.spool_path
     try:
+        place = place_of(config)
         samples = check_samples(document, agent=place.agent_id())
+        path = place.spool_path
         with Spool(path) as spool:
             spool.append(samples)
     except (OSError, ValueError, sqlite3.Error) as error:  # the measurement stands; only keeping it failed
