@@ -25,7 +25,7 @@ import click
 
 from homeshore.cli.status import ExitStatus
 
-_CONFIG_OPTION = click.option(
+CONFIG_OPTION = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
     help="The agent's TOML configuration (default: /etc/homeshore/agent.toml, then "
          "$XDG_CONFIG_HOME/homeshore/agent.toml; HOMESHORE_<SECTION>_<KEY> overrides either).")
@@ -42,7 +42,7 @@ def _fail(ctx: click.Context, message: str) -> None:
 
 
 @agent.command("run")
-@_CONFIG_OPTION
+@CONFIG_OPTION
 @click.option("--self-metrics-interval", "self_metrics_s", type=click.FloatRange(min=0.1), default=60.0,
               hidden=True, help="Seconds between `agent` samples (tests).")
 @click.option("--quick-speedtest", is_flag=True, hidden=True, help="Speed tests of 15 s instead of 50 s (tests).")
@@ -78,7 +78,7 @@ def run(ctx: click.Context, config_path: Path | None, self_metrics_s: float, qui
 
 
 @agent.command("status")
-@_CONFIG_OPTION
+@CONFIG_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_context
 def status(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
@@ -88,17 +88,15 @@ def status(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
     import sqlite3
 
     from homeshore.collector.spool import Spool
-    from homeshore.collector.state import spool_path, state_directory
-    from homeshore.probe.agent_config import ConfigError, load_config
+    from homeshore.probe.agent_state import agent_place
     from homeshore.probe.agent_status import agent_running, read_status, status_report
 
     try:
-        config = load_config(config_path)
-        state_dir = Path(state_directory(os.environ, configured=config.agent.state_dir))
-    except (ConfigError, ValueError) as error:
+        place = agent_place(config_path)
+    except ValueError as error:
         _fail(ctx, str(error))
     stats = None
-    path = Path(spool_path(state_dir))
+    state_dir, path = place.state_dir, place.spool_path
     if path.exists():
         try:
             with Spool(path) as spool:

@@ -7,7 +7,6 @@ path costs no 60-second test). The measurement modules are imported when the com
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from homeshore import __version__
+from homeshore.cli.agent import CONFIG_OPTION
 from homeshore.cli.errors import UsageProblem
 from homeshore.cli.status import ExitStatus
 
@@ -74,25 +73,35 @@ def _report_path(ctx: click.Context, param: click.Parameter, value: Path | None)
               help="Readiness policy ([policy] table) instead of the defaults.")
 @click.option("--call-seconds", type=click.FloatRange(min=2, max=600), default=None, metavar="S",
               help="Length of the synthetic call (default 30, 5 with --quick).")
+@CONFIG_OPTION
 @click.pass_context
 def check(ctx: click.Context, server: str | None, candidate: str | None, postcode: str | None, quick: bool,
-          as_json: bool, report: Path | None, policy_file: Path | None, call_seconds: float | None) -> None:
+          as_json: bool, report: Path | None, policy_file: Path | None, call_seconds: float | None,
+          config_path: Path | None) -> None:
     """Check whether this home's broadband can take calls: speeds, round trip idle and under load, jitter,
     loss and a synthetic G.711 call, each judged against the readiness policy.
+
+    The result is kept in the agent's spool (the state directory of the agent's configuration), which the
+    agent sends to the collector.
 
     Exit code 0 pass (warnings included), 1 fail, 2 could not measure (server unreachable, bad input).
     """
     import dataclasses
 
-    from homeshore.probe.check_document import check_document
     from homeshore.planning.policy import PolicyError
     from homeshore.planning.policy_file import load_policy
-    from homeshore.planning.readiness import DEFAULT_POLICY, evaluate
-    from homeshore.probe.check_run import CheckCannotStart, CheckPlan, readiness_measurements, run_check
+    from homeshore.planning.readiness import DEFAULT_POLICY
+    from homeshore.probe.agent_config import ConfigError, load_config
+    from homeshore.probe.check_pipeline import checked_home
+    from homeshore.probe.check_run import CheckCannotStart, CheckPlan
 
     try:
         policy = load_policy(policy_file) if policy_file is not None else DEFAULT_POLICY
     except PolicyError as error:
+        raise UsageProblem(str(error)) from None
+    try:
+        config = load_config(config_path)  # where the result is kept: checked before anything is measured
+    except ConfigError as error:
         raise UsageProblem(str(error)) from None
     plan = CheckPlan.quick(server) if quick else CheckPlan(server)
     if call_seconds is not None:
@@ -100,14 +109,12 @@ def check(ctx: click.Context, server: str | None, candidate: str | None, postcod
 
     try:
         with _progress(enabled=not as_json and sys.stderr.isatty()) as progress:
-            run = run_check(plan, progress)
+            document = checked_home(plan, policy, candidate=candidate, area=postcode, progress=progress)
     except CheckCannotStart as error:
         click.echo(f"homeshore check: {error}", err=True)
         ctx.exit(ExitStatus.CANNOT_MEASURE)
-    verdict = evaluate(readiness_measurements(run), policy)
-    document = check_document(run, verdict, policy, candidate=candidate, area=postcode, version=__version__)
 
-    stored = _store(document)
+    stored = _store(document, config)
     if report is not None:
         _write_report(report, document)
     if as_json:
@@ -135,19 +142,19 @@ def _write_report(path: Path, document: dict) -> None:
         raise UsageProblem(f"cannot write the report {path}: {error.strerror}") from None
 
 
-def _store(document: dict) -> str:
-    """Keep the result in the local store (the agent's spool); what happened, in words for the user."""
+def _store(document: dict, config) -> str:
+    """Keep the result in the local store, the spool of the agent `config` describes (probe/agent_state.py);
+    what happened, in words for the user."""
     import sqlite3
 
     from homeshore.collector.check_samples import check_samples
-    from homeshore.collector.identity import agent_id
     from homeshore.collector.spool import Spool
-    from homeshore.collector.state import spool_path, state_directory
+    from homeshore.probe.agent_state import place_of
 
     try:
-        state_dir = state_directory(configured=os.environ.get("HOMESHORE_AGENT_STATE_DIR", ""))
-        samples = check_samples(document, agent=agent_id(state_dir))
-        path = spool_path(state_dir)
+        place = place_of(config)
+        samples = check_samples(document, agent=place.agent_id())
+        path = place.spool_path
         with Spool(path) as spool:
             spool.append(samples)
     except (OSError, ValueError, sqlite3.Error) as error:  # the measurement stands; only keeping it failed

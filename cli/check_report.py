@@ -14,25 +14,18 @@ import html
 from datetime import datetime, timedelta
 from typing import Any
 
+from homeshore.cli.check_text import (CONNECTION_LABELS, HEADINGS, INCOMPLETE, NOT_MEASURED, criterion_label,
+                                      is_number, megabytes, quantity)
 from homeshore.planning.bufferbloat import GRADE_BOUNDS_MS, WORST_GRADE
 
 # Background and text colour of the verdict banner; text contrast at least 4.5:1 (WCAG 2.1, 1.4.3).
 VERDICT_COLOURS = {"PASS": ("#1e7b34", "#ffffff"), "WARN": ("#f2a900", "#1a1a1a"), "FAIL": ("#b3261e", "#ffffff")}
 UNKNOWN_COLOURS = ("#5f6368", "#ffffff")
-HEADINGS = {"PASS": "This home can take calls.",
-            "WARN": "This home can take calls, with the warnings below.",
-            "FAIL": "This home cannot take calls yet: see what failed below."}
-LABELS = {"download": "Download", "upload": "Upload", "idle_rtt": "Round trip (idle)",
-          "loaded_rtt": "Round trip (under load)", "jitter": "Jitter", "loss": "Packet loss",
-          "mos": "Call quality (MOS)"}
 MINIMUM_CRITERIA = frozenset({"download", "upload", "mos"})  # the figure must reach the threshold
-PLACES = {"Mbit/s": 1, "ms": 1, "%": 1, "MOS": 2, "dBm": 0}
 COUNTED_AT = {"receiver": "counted where the bytes arrived (the measurement server's receipt)",
               "sender": "the sender's count (speedtest.net): what this computer handed to the network, which can "
                         "read higher than what arrived"}
 METHODS = {"ookla": "Ookla speedtest.net server", "selfhosted": "the contact centre's own server (homeshore serve)"}
-CONNECTIONS = {"wired": "wired (Ethernet)", "wifi": "Wi-Fi", "cellular": "mobile (cellular)", "unknown": "unknown"}
-NOT_MEASURED = "not measured"
 # Nothing may be fetched: no script, font, image or frame; styles only from the inline <style>.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
                            "form-action 'none'")
@@ -135,8 +128,7 @@ def _banner(verdict: Any, could_not_measure: Any) -> str:
     background, colour = VERDICT_COLOURS.get(verdict, UNKNOWN_COLOURS)
     word = verdict if verdict in VERDICT_COLOURS else "NO VERDICT"
     heading = HEADINGS.get(verdict, "The check gave no verdict: repeat it.")
-    incomplete = ('<p class="incomplete">The check could not measure everything: repeat it (see below).</p>'
-                  if could_not_measure is True else "")
+    incomplete = f'<p class="incomplete">{_e(INCOMPLETE)}</p>' if could_not_measure is True else ""
     return (f'<header class="banner" id="verdict" style="background: {background}; color: {colour};">'
             f'<div class="page"><p class="verdict">{_e(word)}</p><p class="heading">{_e(heading)}</p>'
             f"{incomplete}</div></header>")
@@ -172,19 +164,19 @@ def _criteria_table(criteria: list[dict]) -> str:
         name, status, unit = _name(item.get("name")), _name(item.get("status")), _name(item.get("unit"))
         known = status if status in VERDICT_COLOURS else "unknown"
         value = item.get("value")
-        measured = _quantity(value, unit)
-        if _number(value) and name in ("download", "upload"):
+        measured = quantity(value, unit)
+        if is_number(value) and name in ("download", "upload"):
             measured += " line rate"
-            if _number(item.get("goodput_mbps")):
-                measured += f" ({_quantity(item.get('goodput_mbps'), 'Mbit/s')} goodput)"
-        threshold = _quantity(item.get("threshold"), unit, absent="")
+            if is_number(item.get("goodput_mbps")):
+                measured += f" ({quantity(item.get('goodput_mbps'), 'Mbit/s')} goodput)"
+        threshold = quantity(item.get("threshold"), unit, absent="")
         if threshold:
             threshold = ("at least " if name in MINIMUM_CRITERIA else "at most ") + threshold
         rows.append(
             f'<tr class="criterion" data-criterion="{_e(name or "")}" data-status="{_e(status or "")}">'
-            f"<th>{_e(LABELS.get(name, name or 'unnamed'))}</th>"
+            f"<th>{_e(criterion_label(name))}</th>"
             f'<td><span class="status status-{known}">{_e(status or "?")}</span></td>'
-            f'<td class="figure{"" if _number(value) else " missing"}">{_e(measured)}</td>'
+            f'<td class="figure{"" if is_number(value) else " missing"}">{_e(measured)}</td>'
             f'<td class="figure">{_e(threshold)}</td><td>{_e(item.get("advice") or "")}</td></tr>'
         )
     if not rows:
@@ -204,37 +196,37 @@ def _speed_rows(doc: dict, m: dict, criteria: list[dict]) -> list[tuple[str, str
                             _first(m.get("download_line_mbps"), judged.get("download")))),
         ("Upload", _speed(m.get("upload_goodput_mbps"), _first(m.get("upload_line_mbps"), judged.get("upload")))),
         ("Upload counted", COUNTED_AT.get(counted, counted)),
-        ("Line rate", "the goodput plus " + (_quantity(overhead, "%") if _number(overhead) else "the")
+        ("Line rate", "the goodput plus " + (quantity(overhead, "%") if is_number(overhead) else "the")
          + " protocol overhead (TCP/IP headers) that the line itself carries"),
         ("Server", " – ".join(str(part) for part in (method, server) if part) or None),
-        ("Data used", None if not _number(m.get("bytes_used")) else f"{m['bytes_used'] / 1e6:.1f} MB"),
-        ("Duration", _quantity(m.get("duration_s"), "s", absent=None)),
+        ("Data used", megabytes(m.get("bytes_used"))),
+        ("Duration", quantity(m.get("duration_s"), "s", absent=None)),
     ]
 
 
 def _speed(goodput: Any, line: Any) -> str | None:
-    parts = [f"{_quantity(goodput, 'Mbit/s')} goodput" if _number(goodput) else "",
-             f"{_quantity(line, 'Mbit/s')} line rate" if _number(line) else ""]
+    parts = [f"{quantity(goodput, 'Mbit/s')} goodput" if is_number(goodput) else "",
+             f"{quantity(line, 'Mbit/s')} line rate" if is_number(line) else ""]
     return ", ".join(part for part in parts if part) or None
 
 
 def _latency_rows(doc: dict, m: dict) -> list[tuple[str, str | None]]:
     return [
-        ("Round trip, idle", _quantity(m.get("idle_rtt_ms"), "ms", absent=None)),
+        ("Round trip, idle", quantity(m.get("idle_rtt_ms"), "ms", absent=None)),
         ("Round trip while downloading",
          _with_loss(m.get("loaded_rtt_download_ms"), m.get("loaded_loss_download_pct"))),
         ("Round trip while uploading", _with_loss(m.get("loaded_rtt_upload_ms"), m.get("loaded_loss_upload_pct"))),
         ("Bufferbloat grade", doc.get("bufferbloat_grade")),
-        ("Jitter", _quantity(m.get("jitter_ms"), "ms", absent=None)),
-        ("Packet loss", _quantity(m.get("loss_pct"), "%", absent=None)),
+        ("Jitter", quantity(m.get("jitter_ms"), "ms", absent=None)),
+        ("Packet loss", quantity(m.get("loss_pct"), "%", absent=None)),
     ]
 
 
 def _with_loss(rtt_ms: Any, loss_pct: Any) -> str | None:
-    if not _number(rtt_ms):
+    if not is_number(rtt_ms):
         return None
-    lost = f" ({_quantity(loss_pct, '%')} of probes lost)" if _number(loss_pct) else ""
-    return _quantity(rtt_ms, "ms") + lost
+    lost = f" ({quantity(loss_pct, '%')} of probes lost)" if is_number(loss_pct) else ""
+    return quantity(rtt_ms, "ms") + lost
 
 
 def _grade_scale() -> str:
@@ -248,12 +240,12 @@ def _call_section(call: Any) -> str:
         return '<p class="missing">No test call was made (a quick check, or the call phase could not run).</p>'
     codec = " ".join(str(part) for part in (call.get("codec"), call.get("mos_kind")) if part)
     rows = [
-        ("Call quality (MOS)", _quantity(call.get("mos"), "MOS", absent=None)),
-        ("R-factor", None if not _number(call.get("r_factor")) else f"{call['r_factor']:.1f}"),
-        ("Packet loss", _quantity(call.get("loss_pct"), "%", absent=None)),
-        ("Jitter", _quantity(call.get("jitter_ms"), "ms", absent=None)),
-        ("Round trip", _quantity(call.get("rtt_ms"), "ms", absent=None)),
-        ("Length", _quantity(call.get("seconds"), "s", absent=None)),
+        ("Call quality (MOS)", quantity(call.get("mos"), "MOS", absent=None)),
+        ("R-factor", None if not is_number(call.get("r_factor")) else f"{call['r_factor']:.1f}"),
+        ("Packet loss", quantity(call.get("loss_pct"), "%", absent=None)),
+        ("Jitter", quantity(call.get("jitter_ms"), "ms", absent=None)),
+        ("Round trip", quantity(call.get("rtt_ms"), "ms", absent=None)),
+        ("Length", quantity(call.get("seconds"), "s", absent=None)),
     ]
     if codec:
         rows.append(("Codec and score", codec))
@@ -262,15 +254,15 @@ def _call_section(call: Any) -> str:
 
 
 def _host_rows(host: dict) -> list[tuple[str, str | None]]:
-    other = [f"{verb} {_quantity(host.get(key), 'Mbit/s')}" for verb, key in
-             (("downloading", "other_download_mbps"), ("uploading", "other_upload_mbps")) if _number(host.get(key))]
+    other = [f"{verb} {quantity(host.get(key), 'Mbit/s')}" for verb, key in
+             (("downloading", "other_download_mbps"), ("uploading", "other_upload_mbps")) if is_number(host.get(key))]
     connection = _name(host.get("connection"))
     rows = [
         ("Interface", host.get("interface")),
-        ("Connection", CONNECTIONS.get(connection, connection)),
-        ("Link speed", _quantity(host.get("link_mbps"), "Mbit/s", absent=None)),
-        ("Wi-Fi signal", _quantity(host.get("wifi_signal_dbm"), "dBm", absent=None)),
-        ("CPU", _quantity(host.get("cpu_pct"), "%", absent=None)),
+        ("Connection", CONNECTION_LABELS.get(connection, connection)),
+        ("Link speed", quantity(host.get("link_mbps"), "Mbit/s", absent=None)),
+        ("Wi-Fi signal", quantity(host.get("wifi_signal_dbm"), "dBm", absent=None)),
+        ("CPU", quantity(host.get("cpu_pct"), "%", absent=None)),
         ("Other traffic besides the test", ", ".join(other) or None),
     ]
     # A cable or a mobile link has no Wi-Fi signal: "not measured" there would send the reader looking for one.
@@ -294,28 +286,14 @@ def _facts(rows: list[tuple[str, str | None]]) -> str:
     return f'<table class="facts"><tbody>{cells}</tbody></table>'
 
 
-def _quantity(value: Any, unit: Any, absent: str | None = NOT_MEASURED) -> Any:
-    """A figure to its unit's places (Mbit/s, ms, % 1; MOS 2), written as figures.quantity writes it."""
-    if not _number(value):
-        return absent if value is None or isinstance(value, bool) else str(value)
-    text = f"{value:.{PLACES.get(unit, 1)}f}"
-    if unit in ("%", "MOS") or not unit:
-        return text + ("%" if unit == "%" else "")
-    return f"{text} {unit}"
-
-
 def _first(*values: Any) -> Any:
     """The first figure among `values`: the document's line rate, else the one the criterion judged."""
-    return next((value for value in values if _number(value)), None)
+    return next((value for value in values if is_number(value)), None)
 
 
 def _name(value: Any) -> str | None:
     """An enumeration member (verdict, status, unit...) as text, None when it is not text: usable as a dict key."""
     return value if isinstance(value, str) else None
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _mapping(value: Any) -> dict:

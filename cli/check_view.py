@@ -9,18 +9,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from homeshore.cli.check_text import HEADINGS, INCOMPLETE, criterion_label, megabytes, quantity
+
 STYLES = {"PASS": "bold green", "WARN": "bold yellow", "FAIL": "bold red"}
-LABELS = {"download": "Download", "upload": "Upload", "idle_rtt": "Round trip (idle)",
-          "loaded_rtt": "Round trip (under load)", "jitter": "Jitter", "loss": "Packet loss",
-          "mos": "Call quality (MOS)"}
-PLACES = {"Mbit/s": 1, "ms": 1, "%": 2, "MOS": 2}
-
-
-def figure(value: float | None, unit: str) -> str:
-    if value is None:
-        return "not measured"
-    text = f"{value:.{PLACES.get(unit, 1)}f}"
-    return text if unit == "MOS" else f"{text} {unit}"
 
 
 def criteria_table(criteria: list[dict[str, Any]]) -> Table:
@@ -34,25 +25,23 @@ def criteria_table(criteria: list[dict[str, Any]]) -> Table:
     for item in criteria:
         status = item.get("status", "WARN")
         unit = item.get("unit", "")
-        table.add_row(Text(status, style=STYLES.get(status, "")), LABELS.get(item.get("name"), item.get("name")),
-                      figure(item.get("value"), unit), figure(item.get("threshold"), unit))
+        table.add_row(Text(status, style=STYLES.get(status, "")), criterion_label(item.get("name")),
+                      quantity(item.get("value"), unit), quantity(item.get("threshold"), unit))
     return table
 
 
 def advice_lines(criteria: list[dict[str, Any]]) -> list[Text]:
     """What to do, for each criterion that did not pass (a pass's advice only restates the table's row)."""
-    return [Text.assemble((f"{LABELS.get(item.get('name'), item.get('name'))}: ", STYLES.get(item.get("status"), "")),
+    return [Text.assemble((f"{criterion_label(item.get('name'))}: ", STYLES.get(item.get("status"), "")),
                           item.get("advice") or "")
             for item in criteria if item.get("status") != "PASS" and item.get("advice")]
 
 
 def verdict_panel(document: dict[str, Any]) -> Panel:
     verdict = document.get("verdict", "FAIL")
-    heading = {"PASS": "This home can take calls.",
-               "WARN": "This home can take calls, with the warnings below.",
-               "FAIL": "This home cannot take calls yet: see what failed below."}[verdict]
+    heading = HEADINGS[verdict]
     if document.get("could_not_measure") and verdict != "FAIL":
-        heading = "The check could not measure everything: repeat it (see below)."
+        heading = INCOMPLETE
     criteria = document.get("criteria", [])
     parts: list[Any] = [Text(f"{verdict}  {heading}", style=STYLES.get(verdict, "")), Text(""),
                         criteria_table(criteria), Text(""), *advice_lines(criteria)]
@@ -69,8 +58,6 @@ def verdict_panel(document: dict[str, Any]) -> Panel:
 def _subtitle(document: dict[str, Any]) -> str:
     measurements = document.get("measurements") or {}
     pieces = [f"server {document.get('server')} ({document.get('method')})"]
-    if measurements.get("duration_s") is not None:
-        pieces.append(f"{measurements['duration_s']:.0f} s")
-    if measurements.get("bytes_used") is not None:
-        pieces.append(f"{measurements['bytes_used'] / 1e6:.1f} MB")
+    pieces += [text for text in (quantity(measurements.get("duration_s"), "s", absent=None),
+                                 megabytes(measurements.get("bytes_used"))) if text]
     return ", ".join(pieces)

@@ -7,12 +7,12 @@ areas.csv into --out; prints the best areas and the hubs' teams (or --json). Eve
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
 
+from homeshore.cli.agent import CONFIG_OPTION
 from homeshore.cli.secret_files import read_secret
 from homeshore.cli.errors import UsageProblem
 from homeshore.planning.map_model import LEVELS
@@ -89,12 +89,13 @@ Optional:
 @click.option("--password-file", default=None, metavar="FILE", help="--from influx: a 0600 file with its password.")
 @click.option("--token-file", default=None, metavar="FILE", help="--from influx: a 0600 file with a read token.")
 @click.option("--json", "as_json", is_flag=True, help="Print the areas and hub teams as JSON.")
+@CONFIG_OPTION
 def map_command(source: str, level: str, boundaries: Path | None, code_property: str | None,
                 boundary_attribution: str | None, hub_texts: tuple[str, ...], team_size: int,
                 ofcom_files: tuple[Path, ...], out_dir: Path, until: datetime, days: float, min_tests: int,
                 min_peak_tests: int, policy_file: Path | None, title: str, url: str | None, database: str,
                 retention_policy: str, username: str, password_file: str | None, token_file: str | None,
-                as_json: bool) -> None:
+                as_json: bool, config_path: Path | None) -> None:
     """Map broadband suitability per area for recruiting homeworkers: homes tested and eligible, speeds, call
     quality and Wi-Fi share per area, and whether a team can be formed near each training hub. Areas with
     fewer than 5 homes show no figures."""
@@ -113,7 +114,7 @@ def map_command(source: str, level: str, boundaries: Path | None, code_property:
     since = until - timedelta(days=days)
     influx = dict(url=url, database=database, retention_policy=retention_policy, username=username,
                   password_file=password_file, token_file=token_file)
-    tests, notes = _read_tests(source, level, since, until, influx)
+    tests, notes = _read_tests(source, level, since, until, influx, config_path)
     shapes = _boundaries(boundaries, code_property or level) if boundaries is not None else None
     centroids, directory = _centroids()
     hubs = [_hub(text, centroids, directory) for text in hub_texts]
@@ -141,8 +142,9 @@ def map_command(source: str, level: str, boundaries: Path | None, code_property:
         click.echo(f"homeshore map: {note}", err=True)
 
 
-def _read_tests(source: str, level: str, since: datetime, until: datetime, influx: dict) -> tuple[list, list[str]]:
-    from homeshore.collector.map_source import SourceError, influx_tests, spool_tests
+def _read_tests(source: str, level: str, since: datetime, until: datetime, influx: dict,
+                config_path: Path | None) -> tuple[list, list[str]]:
+    from homeshore.collector.map_source import SourceError, influx_tests, spool_tests, unsent_only_note
     from homeshore.collector.query import QueryClient, QueryError
     from homeshore.planning.home_tests import SampleInputError, csv_home_tests
 
@@ -165,12 +167,15 @@ def _read_tests(source: str, level: str, since: datetime, until: datetime, influ
         raise UsageProblem("--level sector needs full postcodes, which only --from csv:FILE has (agents send "
                            "only the district)")
     if kind == "spool":
-        path = Path(argument) if argument else _default_spool()
+        path, collector = (Path(argument), "") if argument else _agent_spool(config_path)
         try:
             tests, unreadable = spool_tests(path, since, until)
         except SourceError as error:
             raise UsageProblem(f"--from {source}: {error}") from None
-        return tests, [f"{path}: {unreadable} lines could not be read"] if unreadable else []
+        notes = [f"{path}: {unreadable} lines could not be read"] if unreadable else []
+        if collector:
+            notes.append(unsent_only_note(collector))
+        return tests, notes
     if kind == "influx" and not argument:
         if not influx["url"]:
             raise UsageProblem("--from influx needs --url (the collector) and a reader's credentials")
@@ -189,13 +194,15 @@ def _read_tests(source: str, level: str, since: datetime, until: datetime, influ
     raise UsageProblem(f"--from {source!r}: expected influx, spool, spool:FILE or csv:FILE")
 
 
-def _default_spool() -> Path:
-    from homeshore.collector.state import spool_path, state_directory
+def _agent_spool(config_path: Path | None) -> tuple[Path, str]:
+    """(the agent's spool, its collector's URL or "") as the agent's configuration says (probe/agent_state.py)."""
+    from homeshore.probe.agent_state import agent_place
 
     try:
-        return Path(spool_path(state_directory(configured=os.environ.get("HOMESHORE_AGENT_STATE_DIR", ""))))
+        place = agent_place(config_path)
     except ValueError as error:
         raise UsageProblem(f"--from spool: {error}") from None
+    return place.spool_path, place.config.collector.url
 
 
 def _boundaries(path: Path, code_property: str):

@@ -55,6 +55,14 @@ def spool_tests(path: Path, since: datetime, until: datetime) -> tuple[list[Home
     return tests, unreadable
 
 
+def unsent_only_note(collector_url: str) -> str:
+    """What a map from the spool of an agent with a collector leaves out, in one line: the spool is an outbox
+    that holds only the samples not yet sent, so the tests already sent are missing; the collector has them.
+    (The URL comes from a validated configuration, which refuses one carrying credentials.)"""
+    return (f"the local store holds only samples not yet sent to the collector {collector_url}; tests already "
+            f"sent are not in this map: use --from influx --url {collector_url} for the whole window")
+
+
 def influx_tests(client: QueryClient, since: datetime, until: datetime) -> list[HomeTest]:
     """Every bandwidth and voip_test point in the window, grouped by the tags a home's tests carry.
 

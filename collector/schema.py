@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping, Union
 
+from homeshore.planning.measurements import CONNECTIONS
+
 FieldValue = Union[float, int, bool, str]
 
 _COMMON_TAGS = frozenset({"agent", "area", "site", "team"})
@@ -49,7 +51,7 @@ MEASUREMENTS: Mapping[str, MeasurementSchema] = MappingProxyType({
 
 # Tags whose values are an enumeration fixed by DESIGN.md.
 TAG_VALUES: Mapping[str, frozenset[str]] = MappingProxyType({
-    "conn": frozenset({"wired", "wifi", "cellular", "unknown"}),
+    "conn": frozenset(CONNECTIONS),
     "phase": frozenset({"window", "end"}),
 })
 

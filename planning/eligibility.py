@@ -35,13 +35,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from homeshore.planning.figures import figure, quantity
 from homeshore.planning.map_model import LEVELS, Eligibility, HomeAssessment, HomeTest, area_code
+from homeshore.planning.measurements import KNOWN_CONNECTIONS
 from homeshore.planning.policy import FIGURE_DECIMALS, Policy
 from homeshore.planning.readiness import usable
 from homeshore.planning.rules import Rule, rules as policy_rules
 from homeshore.planning.stats import median, percentile
 from homeshore.planning.verdict import Status
 
-KNOWN_CONNECTIONS = frozenset({"wired", "wifi", "cellular"})
 SPEED_CRITERIA = frozenset({"download", "upload"})  # judged on line rate, not the goodput measured
 
 

@@ -22,12 +22,12 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 from homeshore.planning.map_model import HomeTest
+from homeshore.planning.measurements import CONNECTIONS
 from homeshore.planning.postcode import PostcodeError, postcode_district
 
 CSV_REQUIRED = ("time", "agent", "postcode")
 CSV_FIGURES = ("download_mbps", "upload_mbps", "idle_rtt_ms", "loaded_rtt_ms", "jitter_ms", "loss_pct", "mos")
-CSV_OPTIONAL = ("conn",)  # a connection type of CONN_VALUES (anything else reads as not known)
-CONN_VALUES = ("wired", "wifi", "cellular", "unknown")
+CSV_OPTIONAL = ("conn",)  # a connection type of CONNECTIONS (anything else reads as not known)
 
 
 class SampleInputError(ValueError):
@@ -74,7 +74,7 @@ def _csv_test(row: Mapping[str, str | None]) -> HomeTest:
     conn = (row.get(CSV_OPTIONAL[0]) or "").strip().lower() or None
     figures = {figure: _number(figure, row.get(figure)) for figure in CSV_FIGURES}
     return HomeTest(time=parse_time(row.get("time") or ""), agent=agent, district=district, sector=sector,
-                    conn=conn if conn in CONN_VALUES else None, **figures)
+                    conn=conn if conn in CONNECTIONS else None, **figures)
 
 
 def _postcode_codes(text: str) -> tuple[str, str | None]:
@@ -129,7 +129,7 @@ def sample_home_tests(records: Iterable[tuple[str, Mapping[str, str], Mapping[st
         if not agent:
             continue
         common = dict(time=datetime.fromtimestamp(time_ns / 1e9, timezone.utc), agent=agent, district=district,
-                      conn=tags.get("conn") if tags.get("conn") in CONN_VALUES else None)
+                      conn=tags.get("conn") if tags.get("conn") in CONNECTIONS else None)
         if measurement == "voip_test":
             tests.append(HomeTest(mos=_field(fields, "mos"), **common))
             continue

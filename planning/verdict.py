@@ -20,6 +20,10 @@ class Status(StrEnum):
 
 
 CRITERIA: tuple[str, ...] = ("download", "upload", "idle_rtt", "loaded_rtt", "jitter", "loss", "mos")  # DESIGN.md
+# How each criterion is named to a reader (the terminal panel and the HTML report alike).
+CRITERION_LABELS: dict[str, str] = {
+    "download": "Download", "upload": "Upload", "idle_rtt": "Round trip (idle)",
+    "loaded_rtt": "Round trip (under load)", "jitter": "Jitter", "loss": "Packet loss", "mos": "Call quality (MOS)"}
 ESSENTIAL_CRITERIA = frozenset({"download", "upload", "idle_rtt", "jitter", "loss"})
 
 

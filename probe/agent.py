@@ -88,18 +88,17 @@ class Runtime:
 def resolve(config: AgentConfig, env: Mapping[str, str]) -> Runtime:
     """The state directory (created 0700), the agent's id and the collector's secrets. Raises ConfigError for
     a secret that cannot be read, AgentError for a state directory that cannot be used."""
-    from homeshore.collector.identity import agent_id
-    from homeshore.collector.state import spool_path, state_directory
+    from homeshore.probe.agent_state import place_of
 
     credentials = collector_credentials(config.collector, env) if config.collector.url else Credentials()
     try:
-        state_dir = Path(state_directory(env, configured=config.agent.state_dir))
-        if not state_dir.exists():
-            state_dir.mkdir(mode=0o700, parents=True)
-        name = agent_id(state_dir, config.agent.id)
+        place = place_of(config, env)
+        if not place.state_dir.exists():
+            place.state_dir.mkdir(mode=0o700, parents=True)
+        name = place.agent_id()
     except (ValueError, OSError) as error:
         raise AgentError(f"state directory: {error}") from None
-    return Runtime(config, state_dir, Path(spool_path(state_dir)), max(1, int(config.agent.spool_max_mb * 2**20)),
+    return Runtime(config, place.state_dir, place.spool_path, max(1, int(config.agent.spool_max_mb * 2**20)),
                    common_tags(name, config.agent.area, config.agent.site), credentials)
 
 
@@ -446,21 +445,17 @@ class Agent:
         self.health.set_in("speedtest", state="scheduled", next_time=time.time() + due_s - time.monotonic())
 
     def _speedtest(self, server_setting: str) -> None:
-        from homeshore import __version__
-        from homeshore.planning.readiness import DEFAULT_POLICY, evaluate
+        from homeshore.planning.readiness import DEFAULT_POLICY
         from homeshore.probe.agent_samples import speedtest_samples
-        from homeshore.probe.check_document import check_document
-        from homeshore.probe.check_run import CheckCannotStart, CheckPlan, readiness_measurements, run_check
+        from homeshore.probe.check_pipeline import checked_home
+        from homeshore.probe.check_run import CheckCannotStart, CheckPlan
 
         server = None if server_setting == "ookla" else server_setting
         plan = self.speedtest_plan(server) if self.speedtest_plan else CheckPlan(server)
         self.health.set_in("speedtest", state="running")
         log.info("speed test against %s", server_setting)
         try:
-            run = run_check(plan)
-            verdict = evaluate(readiness_measurements(run), DEFAULT_POLICY)
-            document = check_document(run, verdict, DEFAULT_POLICY, candidate=None,
-                                      area=self.runtime.config.agent.area or None, version=__version__)
+            document = checked_home(plan, DEFAULT_POLICY, area=self.runtime.config.agent.area or None)
             self._append(speedtest_samples(document, self.runtime.tags))
         except (CheckCannotStart, OSError, ValueError) as error:
             log.warning("speed test failed: %s", error)

@@ -82,11 +82,11 @@ class CheckRun:
     bytes_used: int  # everything the check sent and received (HTTP payload and probes), for the cost budget
 
 
-def _nothing(phase: str, fraction: float, note: str) -> None:
+def no_progress(phase: str, fraction: float, note: str) -> None:
     pass
 
 
-def run_check(plan: CheckPlan, progress: Progress = _nothing) -> CheckRun:
+def run_check(plan: CheckPlan, progress: Progress = no_progress) -> CheckRun:
     """Run the check (blocks for about plan.planned_s seconds plus connection set-up)."""
     started_at = datetime.now(timezone.utc)
     started_s = time.monotonic()

@@ -19,6 +19,8 @@ from typing import Literal
 
 import psutil
 
+from homeshore.planning.measurements import KNOWN_CONNECTIONS
+
 Kind = Literal["wired", "wifi", "cellular", "vpn", "virtual", "loopback", "unknown"]
 Source = Literal["sysfs", "psutil", "none"]
 
@@ -73,7 +75,7 @@ class LinkInfo:
     def conn(self) -> str:
         """The schema's `conn` tag, a bounded set: wired, wifi, cellular, unknown (VPN and virtual hide the
         physical link beneath them)."""
-        return self.kind if self.kind in ("wired", "wifi", "cellular") else "unknown"
+        return self.kind if self.kind in KNOWN_CONNECTIONS else "unknown"
 
 
 # --- pure parsing --------------------------------------------------------------------------------------------

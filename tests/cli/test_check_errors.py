@@ -40,6 +40,7 @@ def free_tcp_port() -> int:
     (["--report", "/nonexistent-dir/report.html"], "does not exist"),
     (["--policy", "/nonexistent-policy.toml"], "cannot read the policy file"),
     (["--colour"], "No such option"),
+    (["--config", "/nonexistent-agent.toml"], "config file not found"),
 ])
 def test_bad_options_stop_before_any_measurement(args: list[str], fragment: str, tmp_path: Path) -> None:
     started = time.monotonic()

@@ -8,6 +8,7 @@ the JSON contract of DESIGN.md, the spool read back with plain sqlite3, and the 
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 import subprocess
@@ -198,3 +199,32 @@ def test_a_check_taken_while_something_else_downloads_says_so(tmp_path: Path) ->
     assert download["status"] in ("WARN", "FAIL"), download
     assert "something else was downloading" in download["advice"], download
     assert exit_code in (ExitStatus.OK, ExitStatus.FAILED)
+
+
+def test_a_state_dir_set_only_in_agent_toml_holds_the_check_and_feeds_the_map(tmp_path: Path) -> None:
+    """No HOMESHORE_AGENT_STATE_DIR: the check (given --config) and the map (the agent's default location under
+    $XDG_CONFIG_HOME) both follow agent.toml's state_dir and id, as `homeshore agent` does. References: the
+    spool read back with plain sqlite3, and the map's areas.csv."""
+    state_dir, config_home = tmp_path / "agent-state", tmp_path / "config"
+    config = config_home / "homeshore" / "agent.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'[agent]\nstate_dir = "{state_dir}"\nid = "toml-home-7"\n', encoding="utf-8")
+    env = ["env", "-i", "PATH=/usr/bin:/bin", f"HOME={tmp_path / 'home'}", f"XDG_CONFIG_HOME={config_home}"]
+    with served_lab() as lab:
+        shape_both_ways(lab, download_kbit=20_000, upload_kbit=5_000)
+        check = subprocess.run(["ip", "netns", "exec", lab.a.ns, *env, str(CONSOLE_SCRIPT), "check", "--server",
+                                f"http://{lab.b.ipv4}:{HTTP_PORT}", "--quick", "--json", "--postcode", "NG5 1AB",
+                                "--config", str(config)], capture_output=True, text=True, timeout=120)
+    assert check.returncode in (ExitStatus.OK, ExitStatus.FAILED), check.stderr
+    assert str(state_dir / "spool.sqlite3") in check.stderr, check.stderr
+    kept = spooled(state_dir)
+    assert {s.measurement for s in kept} == {"readiness", "bandwidth", "voip_test"}
+    assert {s.tags["agent"] for s in kept} == {"toml-home-7"} and {s.tags["area"] for s in kept} == {"NG5"}
+    assert not (tmp_path / "home").exists()  # nothing went to the platform's default directory
+
+    drawn = subprocess.run([*env, str(CONSOLE_SCRIPT), "map", "--from", "spool", "--out", str(tmp_path / "map"),
+                            "--min-tests", "1", "--min-peak-tests", "0", "--json"],
+                           capture_output=True, text=True, timeout=120)
+    assert drawn.returncode == 0, drawn.stderr
+    with (tmp_path / "map" / "areas.csv").open(newline="", encoding="utf-8") as file:
+        assert [row["area"] for row in csv.DictReader(file)] == ["NG5"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import html
+import io
 import random
 import re
 import shutil
@@ -17,11 +18,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from homeshore.cli.check_report import CONTENT_SECURITY_POLICY, VERDICT_COLOURS, render_check_report
-from homeshore.planning.measurements import ReadinessMeasurements
+from homeshore.cli.check_text import CONNECTION_LABELS
+from homeshore.cli.check_view import verdict_panel
+from homeshore.planning.measurements import CONNECTIONS, ReadinessMeasurements
 from homeshore.planning.readiness import evaluate
-from homeshore.planning.verdict import verdict_dict
+from homeshore.planning.verdict import CRITERIA, CRITERION_LABELS, verdict_dict
 from tests.conftest import skip_or_fail
 from tests.references.chromium import Rendering, decode_png, render
 
@@ -403,3 +407,36 @@ def test_the_screenshot_shows_the_verdict(pages: dict[str, Rendering], verdict: 
 def test_the_banners_differ_between_verdicts(pages: dict[str, Rendering]) -> None:
     seen = {decode_png(r.screenshot.read_bytes(), max_rows=60).dominant(0, 0, 1200, 60) for r in pages.values()}
     assert len(seen) == 3
+
+
+# Each criterion of document("FAIL") as a reader should see it, rounded by hand from the figures above: the
+# measured value and the limit, in the terminal and in the report alike.
+READ_AS = {"download": ("32.7 Mbit/s", "8.0 Mbit/s"), "upload": ("0.5 Mbit/s", "1.0 Mbit/s"),
+           "idle_rtt": ("21.5 ms", "100.0 ms"), "loaded_rtt": ("47.2 ms", "121.5 ms"), "jitter": ("3.1 ms", "30.0 ms"),
+           "loss": ("0.3%", "1.0%"), "mos": ("4.38", "4.00")}
+
+
+def test_the_terminal_panel_and_the_report_name_and_round_every_criterion_alike() -> None:
+    doc = document("FAIL")
+    console = Console(file=io.StringIO(), width=200, record=True)
+    console.print(verdict_panel(doc))
+    panel_lines = console.export_text().splitlines()
+    report_rows = {row.attrs["data-criterion"]: [c.text() for c in row.all() if c.tag in ("th", "td")]
+                   for row in criteria_rows(parse(render_check_report(doc)))}
+    assert set(READ_AS) == set(CRITERIA) == set(CRITERION_LABELS) == set(report_rows)
+    for name, (measured, limit) in READ_AS.items():
+        label = CRITERION_LABELS[name]
+        (panel_row,) = [cells for cells in ([c.strip() for c in line.split("│") if c.strip()] for line in panel_lines)
+                        if label in cells]
+        assert panel_row[-3:] == [label, measured, limit], panel_row
+        report_row = report_rows[name]
+        assert report_row[0] == label and report_row[2].startswith(measured) and report_row[3].endswith(limit), \
+            report_row
+
+
+def test_every_connection_kind_has_its_words_in_the_report() -> None:
+    assert set(CONNECTION_LABELS) == set(CONNECTIONS)
+    for kind in CONNECTIONS:
+        doc = document("PASS")
+        doc["host"]["connection"] = kind
+        assert CONNECTION_LABELS[kind] in parse(render_check_report(doc)).first("main").text()
