@@ -27,8 +27,9 @@ from typing import Any, Mapping
 
 
 class QueryError(Exception):
-    """One line; `kind` is "unreachable", "unauthorized" (401), "forbidden" (403), "statement" (the server ran
-    the request and a statement failed, or refused to parse it) or "http" (any other answer)."""
+    """One line; `kind` is "unreachable", "unauthorized" (401), "forbidden" (403), "no_admin" (403 from 1.x
+    with authentication on and no user yet: it runs nothing but `CREATE USER ... WITH ALL PRIVILEGES`),
+    "statement" (the server ran the request and a statement failed, or refused to parse it) or "http"."""
 
     def __init__(self, message: str, *, kind: str, status: int | None = None) -> None:
         super().__init__(message)
@@ -134,6 +135,8 @@ def _http_error(status: int, text: str) -> QueryError:
     if status == 401:
         return QueryError(f"the collector refused the credentials (HTTP 401: {message})", kind="unauthorized",
                           status=status)
+    if status == 403 and "create admin user first" in message:  # 1.x with auth on and no user yet
+        return QueryError(message, kind="no_admin", status=status)
     if status == 403:
         return QueryError(f"not allowed (HTTP 403: {message})", kind="forbidden", status=status)
     if status == 400:  # 1.x answers a statement it cannot parse with 400
