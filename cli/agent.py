@@ -146,7 +146,10 @@ def status_panel(report: dict):
         last += " ok" if speedtest["last_ok"] else f" failed: {speedtest['last_error']}"
     table.add_row("speed test", f"last {last}; next {speedtest['next'] or 'unknown'}")
     where = ", ".join(capture["interfaces"])
-    table.add_row("capture", f"{capture['state'] or 'unknown'}" + (f" on {where}" if where else "")
-                  + (f", {capture['packets']} packets, {capture['drops']} dropped" if capture["packets"] is not None
-                     else ""))
+    last = (f"{capture['last_state'] or 'unknown'}" + (f" on {where}" if where else "")
+            + (f", {capture['packets']} packets, {capture['drops']} dropped" if capture["packets"] is not None
+               else ""))
+    if not report["running"] and capture["last_state"]:
+        last = f"not running (last status {capture['as_of']}: {last})"
+    table.add_row("capture", last)
     return Panel(table, title="homeshore agent", expand=False)

@@ -84,7 +84,9 @@ def _iso(unix_s: object) -> str | None:
 def status_report(status: dict[str, Any] | None, spool: Any, now_s: float, *, running: bool,
                   state_dir: Path) -> dict[str, Any]:
     """What `homeshore agent status --json` prints (pure): the spool as read now (`spool`: a SpoolStats, or
-    None when there is no spool yet) and the daemon's last status file. Times are ISO 8601 UTC."""
+    None when there is no spool yet) and the daemon's last status file. Times are ISO 8601 UTC.
+    When the agent is not running, the capture's `state` says so and `last_state` / `as_of` keep what its last
+    status said (a killed agent leaves "running" in its file)."""
     status = status or {}
     collector = status.get("collector") or {}
     speedtest = status.get("speedtest") or {}
@@ -119,8 +121,10 @@ def status_report(status: dict[str, Any] | None, spool: Any, now_s: float, *, ru
             "last_error": speedtest.get("last_error"),
             "next": _iso(speedtest.get("next_time")) if running else None,
         },
-        "capture": {
-            "state": capture.get("state"),
+        "capture": {  # a stopped agent captures nothing, whatever its last status said
+            "state": capture.get("state") if running else ("not running" if capture else None),
+            "last_state": capture.get("state"),
+            "as_of": _iso(status.get("updated")),
             "interfaces": capture.get("interfaces") or [],
             "packets": capture.get("packets"),
             "drops": capture.get("drops"),

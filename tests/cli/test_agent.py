@@ -218,3 +218,24 @@ def test_a_capture_that_cannot_start_is_logged_once_shown_in_the_status_and_the_
     assert report["capture"]["state"].startswith("failed: ") and "nosuchif0" in report["capture"]["error"]
     lines = [line for line in home.log().splitlines() if "capture cannot start" in line]
     assert len(lines) == 1 and "nosuchif0" in lines[0]
+
+
+@pytest.mark.parametrize("ending", ["sigterm", "sigkill"])
+def test_agent_status_after_the_agent_ended_does_not_say_capture_running(home, ending: str) -> None:
+    home.configure(capture={"enabled": True, "interface": "lo"})
+    home.start()
+    home.wait_for(lambda: home.status().get("capture", {}).get("state") == "running", 20, "the capture running")
+    if ending == "sigterm":
+        assert home.stop()[0] == 0
+    else:
+        home.kill()
+    assert home.status()["capture"]["state"] == "running"  # what the file still says
+    stopped = run_agent(["status", "--config", str(home.config_path), "--json"])
+    report = json.loads(stopped.stdout)
+    assert stopped.returncode == ExitStatus.FAILED and report["running"] is False
+    assert report["capture"]["state"] == "not running"
+    assert (report["capture"]["last_state"], report["capture"]["as_of"]) == ("running", report["status_updated"])
+    panel = run_agent(["status", "--config", str(home.config_path)], env=agent_environment(COLUMNS="200")).stdout
+    (capture_line,) = [line for line in panel.splitlines() if "capture" in line]
+    assert "not running (last status" in capture_line and "running on lo" in capture_line
+    assert capture_line.split("capture", 1)[1].split()[0] == "not"
