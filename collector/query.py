@@ -25,6 +25,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from homeshore.collector.url_hints import with_hint
+
 
 class QueryError(Exception):
     """One line; `kind` is "unreachable", "unauthorized" (401), "forbidden" (403), "no_admin" (403 from 1.x
@@ -122,8 +124,8 @@ class QueryClient:
             raise _http_error(error.code, error.read().decode("utf-8", errors="replace")) from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
-            raise QueryError(f"cannot reach the collector at {self.url}: {_one_line(str(reason))}",
-                             kind="unreachable") from None
+            message = f"cannot reach the collector at {self.url}: {_one_line(str(reason))}"
+            raise QueryError(with_hint(message, self.url, error), kind="unreachable") from None
 
 
 def _http_error(status: int, text: str) -> QueryError:

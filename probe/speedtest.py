@@ -51,6 +51,7 @@ if sys.platform != "win32":
     import fcntl
     import termios
 
+from homeshore.collector.url_hints import with_hint
 from homeshore.probe.speed_timeline import steady_rate_from_bins_mbps, steady_rate_mbps, warmup_for
 
 TIMEOUT_S = 10.0  # connect and per-read timeout (speedtest-cli's default)
@@ -548,7 +549,8 @@ def _get_json(opener: urllib.request.OpenerDirector, url: str, base_url: str, ti
         raise NotASpeedServer(f"{base_url} is not a homeshore server: {path} answered {error.code} "
                               f"{error.reason}") from None
     except OSError as error:  # URLError, timeouts, resets
-        raise SpeedServerUnreachable(f"cannot reach {base_url}: {_reason(error)}") from None
+        raise SpeedServerUnreachable(with_hint(f"cannot reach {base_url}: {_reason(error)}", base_url, error)) \
+            from None
     try:
         return json.loads(body)
     except ValueError:

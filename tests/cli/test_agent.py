@@ -200,12 +200,16 @@ def test_no_collector_configured_keeps_samples_in_the_local_spool_and_says_so(ho
 
 
 def test_an_unreachable_collector_is_retried_without_a_line_per_attempt(home) -> None:
-    home.configure(to=f"http://127.0.0.1:{free_port()}")
+    port = free_port()
+    home.configure(to=f"http://127.0.0.1:{port}")
     home.start()
     home.wait_for(lambda: home.status().get("collector", {}).get("write_errors", 0) >= 3, 30, "failed writes")
     assert home.stop()[0] == 0
     assert len([line for line in home.log().splitlines() if "cannot write" in line]) == 1
     assert "will retry" in home.log()
+    report = json.loads(run_agent(["status", "--config", str(home.config_path), "--json"]).stdout)
+    assert report["collector"]["last_write_error"].endswith(
+        f"; nothing listens on 127.0.0.1:{port}: is the server running?")
 
 
 def test_a_capture_that_cannot_start_is_logged_once_shown_in_the_status_and_the_rest_runs_on(home) -> None:
