@@ -23,6 +23,7 @@ from pathlib import Path
 
 import click
 
+from homeshore.cli.errors import error_line
 from homeshore.cli.status import ExitStatus
 
 _CONFIG_OPTION = click.option(
@@ -37,7 +38,7 @@ def agent() -> None:
 
 
 def _fail(ctx: click.Context, message: str) -> None:
-    click.echo(f"homeshore agent: {message}", err=True)
+    click.echo(error_line(ctx.command_path, message), err=True)
     ctx.exit(ExitStatus.CANNOT_MEASURE)
 
 

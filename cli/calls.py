@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from homeshore.cli.errors import error_line
 from homeshore.cli.status import ExitStatus
 
 
@@ -40,7 +41,7 @@ def calls(ctx: click.Context, iface: str | None, duration: float | None, user_fi
     try:
         capture = LiveCapture(iface, user_filter)
     except (CaptureError, FilterError) as error:
-        click.echo(f"homeshore calls: {error}", err=True)
+        click.echo(error_line(ctx.command_path, str(error)), err=True)
         ctx.exit(ExitStatus.CANNOT_MEASURE)
     tracker = CallTracker(local_addresses())
     with capture:

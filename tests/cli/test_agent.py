@@ -54,7 +54,7 @@ def test_a_bad_configuration_stops_the_agent_with_one_line_naming_the_key_and_ex
     result = run_agent(["run", "--config", str(config)], env=agent_environment(**env))
     assert result.returncode == ExitStatus.CANNOT_MEASURE, result.stderr
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("homeshore agent: ") and key in lines[0], result.stderr
+    assert len(lines) == 1 and lines[0].startswith("homeshore agent run: ") and key in lines[0], result.stderr
     assert "Traceback" not in result.stderr and time.monotonic() - started < 10
     status = run_agent(["status", "--config", str(config)], env=agent_environment(**env))
     assert status.returncode == ExitStatus.CANNOT_MEASURE and key in status.stderr
