@@ -35,6 +35,7 @@ import sys
 import math
 import secrets
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -324,6 +325,8 @@ def _reason(error: BaseException) -> str:
         return str(error.reason)
     if isinstance(error, socket.gaierror):
         return "name not found"
+    if isinstance(error, ssl.SSLError) and error.reason:  # its errno is OpenSSL's, not an OS error number
+        return error.reason.lower().replace("_", " ")
     if isinstance(error, TimeoutError):
         return "timed out"
     if isinstance(error, OSError) and error.errno is not None:
