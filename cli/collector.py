@@ -21,6 +21,7 @@ import click
 
 from homeshore.cli.errors import UsageProblem
 from homeshore.cli.secret_files import read_secret
+from homeshore.collector.url_hints import with_hint
 
 
 @click.group()
@@ -45,8 +46,8 @@ def _failure(error: Exception, url: str) -> UsageProblem:
     if kind == "forbidden":
         return UsageProblem(f"the collector at {url}: the admin credentials lack the rights needed ({error})")
     if kind == "unreachable":
-        return UsageProblem(str(error))
-    return UsageProblem(f"the collector at {url}: {error}")
+        return UsageProblem(with_hint(str(error), url, str(error)))
+    return UsageProblem(with_hint(f"the collector at {url}: {error}", url, str(error)))
 
 
 @collector.command()
@@ -144,7 +145,8 @@ def _init_v2(url: str, plan, store, token: str):
     try:
         return provision_v2(client, plan, store)
     except ProvisionError as error:
-        problem = _failure(error, url) if error.kind in ("unreachable", "unauthorized") else UsageProblem(str(error))
+        problem = (_failure(error, url) if error.kind in ("unreachable", "unauthorized")
+                   else UsageProblem(with_hint(str(error), url, str(error))))
         raise problem from None
     except OSError as error:
         raise UsageProblem(f"--secrets-dir: cannot write to {store.directory}: {error.strerror}") from None

@@ -62,4 +62,4 @@ def url_hint(url: str, error: BaseException | str) -> str:
 def with_hint(message: str, url: str, error: BaseException | str) -> str:
     """`message`, followed by the hint for `error` when there is one ("...: connection refused; nothing ...")."""
     hint = url_hint(url, error)
-    return f"{message}; {hint}" if hint else message
+    return f"{message}; {hint}" if hint and hint not in message else message  # once, however many layers add it

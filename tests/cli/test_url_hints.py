@@ -28,17 +28,20 @@ def command(name: str, url: str, tmp_path: Path) -> list[str]:
     return {
         "check": ["check", "--server", url, "--quick"],
         "collector init": ["collector", "init", "--url", url, "--writer", "w", "--secrets-dir", str(tmp_path / "s")],
+        "collector init --api v2": ["collector", "init", "--api", "v2", "--org", "cc", "--url", url, "--writer", "w",
+                                    "--secrets-dir", str(tmp_path / "s")],
         "collector query": ["collector", "query", "SHOW DATABASES", "--url", url],
         "map": ["map", "--from", "influx", "--url", url, "--out", str(tmp_path / "map.html")],
     }[name]
 
 
 def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HOMESHORE_AGENT_STATE_DIR": str(tmp_path / "state")}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HOMESHORE_AGENT_STATE_DIR": str(tmp_path / "state"),
+           "HOMESHORE_ADMIN_TOKEN": "a-token"}
     return subprocess.run([str(CONSOLE_SCRIPT), *args], capture_output=True, text=True, env=env, timeout=60)
 
 
-COMMANDS = ("check", "collector init", "collector query", "map")
+COMMANDS = ("check", "collector init", "collector init --api v2", "collector query", "map")
 
 
 @pytest.mark.parametrize("name", COMMANDS)

@@ -52,3 +52,5 @@ def test_other_failures_get_no_hint_and_the_message_is_kept() -> None:
     assert with_hint("cannot reach X: timed out", "http://x", "timed out") == "cannot reach X: timed out"
     assert with_hint("cannot reach X: refused", "http://x:8086", ConnectionRefusedError()) == \
         "cannot reach X: refused; nothing listens on x:8086: is the server running?"
+    once = with_hint("cannot reach X: refused", "http://x:8086", ConnectionRefusedError())
+    assert with_hint(once, "http://x:8086", once) == once  # a second layer adds nothing
