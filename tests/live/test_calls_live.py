@@ -150,7 +150,8 @@ def test_the_live_view_shows_a_call_summary_when_the_call_ends_not_only_on_ctrl_
             lines: queue.Queue[str] = queue.Queue()
             threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
             with netlab.tcpdump(lab.a.ns, lab.a.dev, tmp_path / "caller.pcap"):
-                call = netlab.sipp_call(lab.a, lab.b, rtp_packets=500, log_dir=tmp_path / "sipp")
+                call = netlab.sipp_call(lab.a, lab.b, rtp_packets=500, log_dir=tmp_path / "sipp",
+                                        service=PHONE_NUMBER)
             assert call.uac_exit == 0
             line = ""
             while "ended (" not in line:
