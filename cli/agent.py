@@ -23,6 +23,7 @@ from pathlib import Path
 
 import click
 
+from homeshore.cli.errors import error_line
 from homeshore.cli.status import ExitStatus
 
 CONFIG_OPTION = click.option(
@@ -37,7 +38,7 @@ def agent() -> None:
 
 
 def _fail(ctx: click.Context, message: str) -> None:
-    click.echo(f"homeshore agent: {message}", err=True)
+    click.echo(error_line(ctx.command_path, message), err=True)
     ctx.exit(ExitStatus.CANNOT_MEASURE)
 
 
@@ -144,7 +145,10 @@ def status_panel(report: dict):
         last += " ok" if speedtest["last_ok"] else f" failed: {speedtest['last_error']}"
     table.add_row("speed test", f"last {last}; next {speedtest['next'] or 'unknown'}")
     where = ", ".join(capture["interfaces"])
-    table.add_row("capture", f"{capture['state'] or 'unknown'}" + (f" on {where}" if where else "")
-                  + (f", {capture['packets']} packets, {capture['drops']} dropped" if capture["packets"] is not None
-                     else ""))
+    last = (f"{capture['last_state'] or 'unknown'}" + (f" on {where}" if where else "")
+            + (f", {capture['packets']} packets, {capture['drops']} dropped" if capture["packets"] is not None
+               else ""))
+    if not report["running"] and capture["last_state"]:
+        last = f"not running (last status {capture['as_of']}: {last})"
+    table.add_row("capture", last)
     return Panel(table, title="homeshore agent", expand=False)

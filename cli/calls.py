@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from homeshore.cli.errors import error_line
 from homeshore.cli.status import ExitStatus
 
 
@@ -40,12 +41,12 @@ def calls(ctx: click.Context, iface: str | None, duration: float | None, user_fi
     try:
         capture = LiveCapture(iface, user_filter)
     except (CaptureError, FilterError) as error:
-        click.echo(f"homeshore calls: {error}", err=True)
+        click.echo(error_line(ctx.command_path, str(error)), err=True)
         ctx.exit(ExitStatus.CANNOT_MEASURE)
     tracker = CallTracker(local_addresses())
     with capture:
+        click.echo(f"homeshore calls: capturing packet headers on {', '.join(capture.interfaces)}", err=True)
         if as_json:
-            click.echo(f"homeshore calls: capturing packet headers on {', '.join(capture.interfaces)}", err=True)
             try:
                 monitor_calls(capture, tracker, duration_s=duration, on_samples=_print_json)
             finally:  # also on Ctrl-C: what was seen, and what the kernel had to drop
@@ -53,20 +54,38 @@ def calls(ctx: click.Context, iface: str | None, duration: float | None, user_fi
                 click.echo(f"homeshore calls: {stats.packets} packets, {stats.drops} dropped by the kernel", err=True)
         else:
             console = Console()
+            shown = 0  # summaries of ended calls printed so far
+
+            def show_ended() -> None:
+                nonlocal shown
+                for summary in tracker.ended[shown:]:
+                    console.print(ended_line(summary), soft_wrap=True, highlight=False)
+                shown = len(tracker.ended)
+
             try:
                 with Live(calls_table([], None, capture.interfaces), console=console, auto_refresh=False) as live:
                     def refresh(tracker: CallTracker, stats) -> None:
+                        show_ended()  # printed above the live table the moment the call ends
                         live.update(calls_table(tracker.calls_in_progress(), stats, capture.interfaces),
                                     refresh=True)
 
                     monitor_calls(capture, tracker, duration_s=duration, on_tick=refresh)
             finally:
-                console.line()
-                for summary in tracker.ended:
-                    console.print(f"call {summary.call[:8]} ended ({summary.reason}): "
-                                  + ", ".join(f"{s.direction} MOS {s.mos if s.mos is not None else '-'}"
-                                              for s in summary.samples))
+                show_ended()  # the calls the end of the watch closed
     ctx.exit(ExitStatus.OK)
+
+
+def ended_line(summary) -> str:
+    """One line for a call that ended (a `CallSummary`): why, how long, and per direction its MOS, loss and
+    jitter (RFC 3550 A.8, last and highest) over the whole call."""
+    def figure(value, unit: str = "") -> str:
+        return "-" if value is None else f"{value:.2f}{unit}"
+
+    directions = "; ".join(f"{s.direction} MOS {figure(s.mos)}, loss {figure(s.loss_pct, ' %')}, "
+                           f"jitter {figure(s.jitter_ms, ' ms')} (max {figure(s.jitter_max_ms, ' ms')}), "
+                           f"{s.packets} packets" for s in summary.samples)
+    return (f"call {summary.call[:8]} ended ({summary.reason}) after "
+            f"{summary.ended_s - summary.started_s:.1f} s: {directions}")
 
 
 def _print_json(samples) -> None:

@@ -21,6 +21,7 @@ import click
 
 from homeshore.cli.errors import UsageProblem
 from homeshore.cli.secret_files import read_secret
+from homeshore.collector.url_hints import with_hint
 
 
 @click.group()
@@ -38,11 +39,15 @@ def _failure(error: Exception, url: str) -> UsageProblem:
     kind = getattr(error, "kind", "")
     if kind == "unauthorized":
         return UsageProblem(f"the collector at {url} refused the admin credentials")
+    if kind == "no_admin":
+        return UsageProblem(f"the collector at {url} has no admin user yet: create one first with "
+                            "CREATE USER \"admin\" WITH PASSWORD '...' WITH ALL PRIVILEGES "
+                            "(e.g. influx -execute), then run init with --admin-user admin")
     if kind == "forbidden":
         return UsageProblem(f"the collector at {url}: the admin credentials lack the rights needed ({error})")
     if kind == "unreachable":
-        return UsageProblem(str(error))
-    return UsageProblem(f"the collector at {url}: {error}")
+        return UsageProblem(with_hint(str(error), url, str(error)))
+    return UsageProblem(with_hint(f"the collector at {url}: {error}", url, str(error)))
 
 
 @collector.command()
@@ -140,7 +145,8 @@ def _init_v2(url: str, plan, store, token: str):
     try:
         return provision_v2(client, plan, store)
     except ProvisionError as error:
-        problem = _failure(error, url) if error.kind in ("unreachable", "unauthorized") else UsageProblem(str(error))
+        problem = (_failure(error, url) if error.kind in ("unreachable", "unauthorized")
+                   else UsageProblem(with_hint(str(error), url, str(error))))
         raise problem from None
     except OSError as error:
         raise UsageProblem(f"--secrets-dir: cannot write to {store.directory}: {error.strerror}") from None
@@ -161,8 +167,8 @@ def query(influxql: str, url: str, database: str, retention_policy: str, usernam
           password_file: str | None, token_file: str | None, as_json: bool) -> None:
     """Run an InfluxQL query against the collector and print the result."""
     from rich.console import Console
-    from rich.table import Table
 
+    from homeshore.cli.query_view import series_table
     from homeshore.collector.query import QueryClient, QueryError
 
     password = read_secret(password_file, "--password-file") if password_file else ""
@@ -181,13 +187,7 @@ def query(influxql: str, url: str, database: str, retention_policy: str, usernam
                                 "values": [list(v) for v in s.values]} for s in series]))
         return
     console = Console()
-    for s in series:
-        title = s.name + (" " + ",".join(f"{k}={v}" for k, v in s.tags.items()) if s.tags else "")
-        table = Table(title=title)
-        for column in s.columns:
-            table.add_column(column)
-        for row in s.values:
-            table.add_row(*("" if v is None else str(v) for v in row))
-        console.print(table)
+    for one in series:
+        console.print(series_table(one))
     if not series:
         click.echo("no results")

@@ -8,6 +8,7 @@ import sys
 import click
 
 from homeshore import __version__
+from homeshore.cli.errors import PROGRAM, error_line
 from homeshore.cli.status import ExitStatus
 
 # command name -> (module, attribute): each command's module is imported only when that command runs (or help
@@ -47,7 +48,7 @@ def cli() -> None:
 
 def main() -> None:
     try:
-        status = cli.main(standalone_mode=False)
+        status = cli.main(prog_name=PROGRAM, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
         sys.exit(ExitStatus.INTERRUPTED)
@@ -55,11 +56,11 @@ def main() -> None:
         click.echo("interrupted", err=True)
         sys.exit(ExitStatus.INTERRUPTED)
     except click.UsageError as error:  # one line, as every other failure, not click's usage block
-        command = error.ctx.command_path if error.ctx is not None else "homeshore"
-        click.echo(f"{command}: {error.format_message()} (see {command} --help)", err=True)
+        command = error.ctx.command_path if error.ctx is not None else PROGRAM
+        click.echo(error_line(command, f"{error.format_message()} (see {command} --help)"), err=True)
         sys.exit(ExitStatus.CANNOT_MEASURE)
-    except click.ClickException as error:
-        error.show()
+    except click.ClickException as error:  # a UsageProblem names its command; click's own (FileError) the program
+        click.echo(error_line(getattr(error, "command", PROGRAM), error.format_message()), err=True)
         sys.exit(error.exit_code)
     except BrokenPipeError:
         sys.exit(ExitStatus.OK)

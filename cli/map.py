@@ -125,7 +125,7 @@ def map_command(source: str, level: str, boundaries: Path | None, code_property:
                           boundaries=shapes, hubs=hubs, prior=prior, team_size=team_size,
                           title=title or f"Homeworker broadband by postcode {level}", attribution=attribution)
     except NoDataError as error:
-        raise UsageProblem(f"homeshore map: {error}") from None
+        raise UsageProblem(str(error)) from None
     try:
         written = write_map(built.data, out_dir)
     except OSError as error:

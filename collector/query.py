@@ -25,10 +25,13 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from homeshore.collector.url_hints import with_hint
+
 
 class QueryError(Exception):
-    """One line; `kind` is "unreachable", "unauthorized" (401), "forbidden" (403), "statement" (the server ran
-    the request and a statement failed, or refused to parse it) or "http" (any other answer)."""
+    """One line; `kind` is "unreachable", "unauthorized" (401), "forbidden" (403), "no_admin" (403 from 1.x
+    with authentication on and no user yet: it runs nothing but `CREATE USER ... WITH ALL PRIVILEGES`),
+    "statement" (the server ran the request and a statement failed, or refused to parse it) or "http"."""
 
     def __init__(self, message: str, *, kind: str, status: int | None = None) -> None:
         super().__init__(message)
@@ -121,8 +124,8 @@ class QueryClient:
             raise _http_error(error.code, error.read().decode("utf-8", errors="replace")) from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
-            raise QueryError(f"cannot reach the collector at {self.url}: {_one_line(str(reason))}",
-                             kind="unreachable") from None
+            message = f"cannot reach the collector at {self.url}: {_one_line(str(reason))}"
+            raise QueryError(with_hint(message, self.url, error), kind="unreachable") from None
 
 
 def _http_error(status: int, text: str) -> QueryError:
@@ -134,6 +137,8 @@ def _http_error(status: int, text: str) -> QueryError:
     if status == 401:
         return QueryError(f"the collector refused the credentials (HTTP 401: {message})", kind="unauthorized",
                           status=status)
+    if status == 403 and "create admin user first" in message:  # 1.x with auth on and no user yet
+        return QueryError(message, kind="no_admin", status=status)
     if status == 403:
         return QueryError(f"not allowed (HTTP 403: {message})", kind="forbidden", status=status)
     if status == 400:  # 1.x answers a statement it cannot parse with 400

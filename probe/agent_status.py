@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from homeshore.collector.url_hints import with_hint
+
 STATUS_FILE = "agent_status.json"
 WRITE_EVERY_S = 2.0  # the daemon's refresh period
 STALE_AFTER_S = 15.0  # older than this: the agent is not running (or hung)
@@ -81,10 +83,22 @@ def _iso(unix_s: object) -> str | None:
     return datetime.fromtimestamp(unix_s, timezone.utc).isoformat(timespec="seconds")
 
 
+def _write_error(collector: dict[str, Any]) -> str | None:
+    """The writer's last error, with what to try when the URL is the mistake (collector/url_hints.py). The
+    writer's description reads "InfluxDB v1 URL database ..." (collector/writer.py)."""
+    error = collector.get("last_write_error")
+    words = str(collector.get("description") or "").split()
+    if not error or len(words) < 3:
+        return error
+    return with_hint(error, words[2], error)
+
+
 def status_report(status: dict[str, Any] | None, spool: Any, now_s: float, *, running: bool,
                   state_dir: Path) -> dict[str, Any]:
     """What `homeshore agent status --json` prints (pure): the spool as read now (`spool`: a SpoolStats, or
-    None when there is no spool yet) and the daemon's last status file. Times are ISO 8601 UTC."""
+    None when there is no spool yet) and the daemon's last status file. Times are ISO 8601 UTC.
+    When the agent is not running, the capture's `state` says so and `last_state` / `as_of` keep what its last
+    status said (a killed agent leaves "running" in its file)."""
     status = status or {}
     collector = status.get("collector") or {}
     speedtest = status.get("speedtest") or {}
@@ -108,7 +122,7 @@ def status_report(status: dict[str, Any] | None, spool: Any, now_s: float, *, ru
             "description": collector.get("description") or None,
             "state": collector.get("state"),
             "last_write_ok": _iso(collector.get("last_write_ok")),
-            "last_write_error": collector.get("last_write_error"),
+            "last_write_error": _write_error(collector),
             "last_write_error_at": _iso(collector.get("last_write_error_at")),
             "write_errors": collector.get("write_errors"),
         },
@@ -119,8 +133,10 @@ def status_report(status: dict[str, Any] | None, spool: Any, now_s: float, *, ru
             "last_error": speedtest.get("last_error"),
             "next": _iso(speedtest.get("next_time")) if running else None,
         },
-        "capture": {
-            "state": capture.get("state"),
+        "capture": {  # a stopped agent captures nothing, whatever its last status said
+            "state": capture.get("state") if running else ("not running" if capture else None),
+            "last_state": capture.get("state"),
+            "as_of": _iso(status.get("updated")),
             "interfaces": capture.get("interfaces") or [],
             "packets": capture.get("packets"),
             "drops": capture.get("drops"),

@@ -35,6 +35,7 @@ import sys
 import math
 import secrets
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -51,6 +52,7 @@ if sys.platform != "win32":
     import fcntl
     import termios
 
+from homeshore.collector.url_hints import with_hint
 from homeshore.probe.speed_timeline import steady_rate_from_bins_mbps, steady_rate_mbps, warmup_for
 
 TIMEOUT_S = 10.0  # connect and per-read timeout (speedtest-cli's default)
@@ -323,6 +325,8 @@ def _reason(error: BaseException) -> str:
         return str(error.reason)
     if isinstance(error, socket.gaierror):
         return "name not found"
+    if isinstance(error, ssl.SSLError) and error.reason:  # its errno is OpenSSL's, not an OS error number
+        return error.reason.lower().replace("_", " ")
     if isinstance(error, TimeoutError):
         return "timed out"
     if isinstance(error, OSError) and error.errno is not None:
@@ -548,7 +552,8 @@ def _get_json(opener: urllib.request.OpenerDirector, url: str, base_url: str, ti
         raise NotASpeedServer(f"{base_url} is not a homeshore server: {path} answered {error.code} "
                               f"{error.reason}") from None
     except OSError as error:  # URLError, timeouts, resets
-        raise SpeedServerUnreachable(f"cannot reach {base_url}: {_reason(error)}") from None
+        raise SpeedServerUnreachable(with_hint(f"cannot reach {base_url}: {_reason(error)}", base_url, error)) \
+            from None
     try:
         return json.loads(body)
     except ValueError:

@@ -54,7 +54,7 @@ def test_a_bad_configuration_stops_the_agent_with_one_line_naming_the_key_and_ex
     result = run_agent(["run", "--config", str(config)], env=agent_environment(**env))
     assert result.returncode == ExitStatus.CANNOT_MEASURE, result.stderr
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("homeshore agent: ") and key in lines[0], result.stderr
+    assert len(lines) == 1 and lines[0].startswith("homeshore agent run: ") and key in lines[0], result.stderr
     assert "Traceback" not in result.stderr and time.monotonic() - started < 10
     status = run_agent(["status", "--config", str(config)], env=agent_environment(**env))
     assert status.returncode == ExitStatus.CANNOT_MEASURE and key in status.stderr
@@ -200,12 +200,16 @@ def test_no_collector_configured_keeps_samples_in_the_local_spool_and_says_so(ho
 
 
 def test_an_unreachable_collector_is_retried_without_a_line_per_attempt(home) -> None:
-    home.configure(to=f"http://127.0.0.1:{free_port()}")
+    port = free_port()
+    home.configure(to=f"http://127.0.0.1:{port}")
     home.start()
     home.wait_for(lambda: home.status().get("collector", {}).get("write_errors", 0) >= 3, 30, "failed writes")
     assert home.stop()[0] == 0
     assert len([line for line in home.log().splitlines() if "cannot write" in line]) == 1
     assert "will retry" in home.log()
+    report = json.loads(run_agent(["status", "--config", str(home.config_path), "--json"]).stdout)
+    assert report["collector"]["last_write_error"].endswith(
+        f"; nothing listens on 127.0.0.1:{port}: is the server running?")
 
 
 def test_a_capture_that_cannot_start_is_logged_once_shown_in_the_status_and_the_rest_runs_on(home) -> None:
@@ -218,3 +222,24 @@ def test_a_capture_that_cannot_start_is_logged_once_shown_in_the_status_and_the_
     assert report["capture"]["state"].startswith("failed: ") and "nosuchif0" in report["capture"]["error"]
     lines = [line for line in home.log().splitlines() if "capture cannot start" in line]
     assert len(lines) == 1 and "nosuchif0" in lines[0]
+
+
+@pytest.mark.parametrize("ending", ["sigterm", "sigkill"])
+def test_agent_status_after_the_agent_ended_does_not_say_capture_running(home, ending: str) -> None:
+    home.configure(capture={"enabled": True, "interface": "lo"})
+    home.start()
+    home.wait_for(lambda: home.status().get("capture", {}).get("state") == "running", 20, "the capture running")
+    if ending == "sigterm":
+        assert home.stop()[0] == 0
+    else:
+        home.kill()
+    assert home.status()["capture"]["state"] == "running"  # what the file still says
+    stopped = run_agent(["status", "--config", str(home.config_path), "--json"])
+    report = json.loads(stopped.stdout)
+    assert stopped.returncode == ExitStatus.FAILED and report["running"] is False
+    assert report["capture"]["state"] == "not running"
+    assert (report["capture"]["last_state"], report["capture"]["as_of"]) == ("running", report["status_updated"])
+    panel = run_agent(["status", "--config", str(home.config_path)], env=agent_environment(COLUMNS="200")).stdout
+    (capture_line,) = [line for line in panel.splitlines() if "capture" in line]
+    assert "not running (last status" in capture_line and "running on lo" in capture_line
+    assert capture_line.split("capture", 1)[1].split()[0] == "not"

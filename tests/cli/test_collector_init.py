@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -165,3 +166,34 @@ def test_query_prints_a_table_for_the_reader(influx: InfluxServer, provisioned, 
     writer = homeshore("query", "SELECT * FROM host", "--url", influx.url, "--username", "agent-0042",
                        "--password-file", str(secrets / "agent-0042.password"))
     one_line_exit_2(writer, "not authorized")
+
+
+def test_init_on_a_fresh_collector_with_no_admin_says_to_create_one_first(tmp_path: Path) -> None:
+    with InfluxServer(auth=True, create_admin=False) as fresh:
+        result = homeshore("init", "--url", fresh.url, "--writer", "w", "--secrets-dir", str(tmp_path / "s"))
+        line = one_line_exit_2(result, "no admin user yet", "WITH ALL PRIVILEGES", "--admin-user")
+        assert line.count("CREATE USER") == 1 and not (tmp_path / "s").exists()
+
+
+def test_query_table_shows_rfc3339_times_as_influxdb_spells_them_and_never_cuts_the_time_column(
+        influx: InfluxServer, provisioned) -> None:
+    _result, secrets, _args = provisioned
+    fields = ",".join(f"field_with_a_long_name_{i}={i}.5" for i in range(6))
+    second_ns = (time.time_ns() // 10**9 - 3600) * 10**9  # inside the raw policy's 90 days
+    written_ns = [second_ns + 123_400_000, second_ns + 10**9, second_ns + 2 * 10**9 + 1]
+    assert influx.write([f"host,agent=q10 {fields} {ns}" for ns in written_ns], "homeshore").status == 204
+    influxql = "SELECT /field_with/ FROM host WHERE agent = 'q10'"
+    # the reference: InfluxDB's own RFC 3339 spelling, asked for without epoch=
+    reply = influx.request("POST", "/query", {"q": influxql, "db": "homeshore"}, b"", True)
+    expected = [row[0] for row in json.loads(reply.body)["results"][0]["series"][0]["values"]]
+    assert len(expected) == 3 and expected[0].endswith(".1234Z")
+    base = ["query", influxql, "--url", influx.url, "--username", "grafana",
+            "--password-file", str(secrets / "grafana.password")]
+    table = homeshore(*base, env={"COLUMNS": "80"})
+    assert table.returncode == 0, table
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80
+    for time_text in expected:
+        assert time_text in table.stdout, table.stdout
+    assert "…" not in table.stdout and "5.5" in table.stdout  # the other columns fold, none is cut
+    as_json = json.loads(homeshore(*base, "--json").stdout)
+    assert [row[0] for row in as_json[0]["values"]] == written_ns  # scripts keep epoch nanoseconds

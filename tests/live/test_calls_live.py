@@ -129,3 +129,41 @@ def test_queueing_jitter_shows_when_the_link_was_saturated(calls_by_loss, tmp_pa
 
 def _unix(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
+
+
+def test_the_live_view_shows_a_call_summary_when_the_call_ends_not_only_on_ctrl_c(tmp_path):
+    """`homeshore calls` (the table, not --json) prints the summary line of a call the moment its BYE ends it,
+    while it keeps watching; its inbound loss and highest jitter equal tshark's on a recording of the same wire."""
+    import queue
+    import signal
+    import sys
+    import threading
+
+    from tests.conftest import REPO
+
+    with netlab.Lab() as lab:
+        netlab.random_loss(lab.b.ns, lab.b.dev, 3, udp_sport=netlab.UAS_MEDIA_PORT)
+        argv = [sys.executable, "-m", "homeshore.cli.main", "calls", "--iface", lab.a.dev]
+        process = netlab.popen(lab.a.ns, argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+        try:
+            assert "capturing packet headers on" in process.stderr.readline()
+            lines: queue.Queue[str] = queue.Queue()
+            threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+            with netlab.tcpdump(lab.a.ns, lab.a.dev, tmp_path / "caller.pcap"):
+                call = netlab.sipp_call(lab.a, lab.b, rtp_packets=500, log_dir=tmp_path / "sipp",
+                                        service=PHONE_NUMBER)
+            assert call.uac_exit == 0
+            line = ""
+            while "ended (" not in line:
+                line = lines.get(timeout=15)  # the call has ended: its line is due within a tick or two
+            assert process.poll() is None  # shown while watching, not at Ctrl-C
+        finally:
+            netlab.end_process(process, signal.SIGINT)
+    (echo,) = [s for s in rtp_streams(tmp_path / "caller.pcap") if s.src == call.uas_rtp and s.dst == call.uac_rtp]
+    assert "ended (sip-bye) after " in line, line
+    inbound = line.split("inbound ", 1)[1].split(";")[0]
+    assert f"loss {100 * echo.lost / (echo.packets + echo.lost):.2f} %" in inbound, (inbound, echo)
+    max_jitter_ms = float(inbound.split("(max ", 1)[1].split(" ms")[0])
+    assert max_jitter_ms == pytest.approx(echo.max_jitter_ms, abs=0.05)
+    assert f"{echo.packets} packets" in inbound and "MOS " in inbound and "outbound MOS" in line
+    assert PHONE_NUMBER not in line and lab.b.ipv4 not in line

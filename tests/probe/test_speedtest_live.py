@@ -220,7 +220,8 @@ def test_unreachable_servers_raise_one_line_errors() -> None:
     assert nowhere == {"error": "SpeedServerUnreachable", "after_s": nowhere["after_s"],
                        "message": "cannot reach http://10.99.0.1:8080: network is unreachable"}
     assert refused == {"error": "SpeedServerUnreachable", "after_s": refused["after_s"],
-                       "message": f"cannot reach http://{lab.b.ipv4}:{PORT}: connection refused"}
+                       "message": f"cannot reach http://{lab.b.ipv4}:{PORT}: connection refused; "
+                                  f"nothing listens on {lab.b.ipv4}:{PORT}: is the server running?"}
     # no hosts entry and no DNS server reachable from the namespace: speedtest.net's name does not resolve
     assert ookla["error"] == "SpeedServerUnreachable", ookla
     assert ookla["message"].startswith("cannot reach www.speedtest.net: "), ookla

@@ -14,7 +14,7 @@ The server is stopped by its process id, never by name.
 
 With `auth=True` the first admin user is created (`CREATE USER ... WITH ALL PRIVILEGES`, the one statement
 InfluxDB allows before any user exists) and every request of the helper authenticates as it unless given
-other credentials.
+other credentials; `create_admin=False` leaves a fresh server with authentication on and no user yet.
 """
 
 from __future__ import annotations
@@ -89,9 +89,9 @@ def influxd_config(defaults: str, root: Path, http_port: int, rpc_port: int, *, 
 class InfluxServer:
     """Context manager: a started influxd; `.url`, `.query()`, `.write()`, `.ping()`."""
 
-    def __init__(self, *, auth: bool = False) -> None:
+    def __init__(self, *, auth: bool = False, create_admin: bool = True) -> None:
         self.auth = auth
-        self.admin = _ADMIN if auth else None
+        self.admin = _ADMIN if auth and create_admin else None
         self.url = ""
         self.root: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -106,7 +106,7 @@ class InfluxServer:
                     break
             else:
                 raise RuntimeError(f"influxd did not start:\n{self.log()[-3000:]}")
-            if self.auth:
+            if self.admin is not None:
                 self.query(f"CREATE USER {_ADMIN[0]} WITH PASSWORD '{_ADMIN[1]}' WITH ALL PRIVILEGES", credentials=None)
         except BaseException:
             self.__exit__(None, None, None)
