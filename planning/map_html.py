@@ -70,7 +70,14 @@ footer { padding: 0 20px 16px; color: #666666; font-size: 11px; }
   header { padding: 8px 10px 4px; }
   main { display: block; padding: 0 10px 16px; }
   #map-frame svg { width: 100%; height: auto; max-height: none; }
-  aside { min-width: 0; margin-top: 12px; }
+  aside { min-width: 0; margin-top: 12px; overflow-x: visible; }
+  /* each table row a card: the cells one under another, each after its column's name */
+  aside table, aside tbody, aside tr, aside td { display: block; width: 100%; }
+  aside thead { display: none; }
+  aside tr { border-bottom: 1px solid #cccccc; padding: 4px 0; }
+  aside td, aside td.n { border: none; padding: 1px 6px; text-align: left; white-space: normal; }
+  aside td:first-child { font-weight: bold; }
+  aside td[data-label]::before { content: attr(data-label) ": "; color: #555555; }
   footer { padding: 0 10px 16px; }
 }
 @media print { #map-frame svg { height: auto; width: 100%; max-height: none; } main { display: block; } }
@@ -118,8 +125,9 @@ def _hub_table(teams: Sequence[HubTeam]) -> list[str]:
     for team in teams:
         homes = f"fewer than {MIN_HOMES}" if team.eligible_homes is None else str(team.eligible_homes)
         possible = "possible" if team.team_possible else "not possible"
-        out.append(f"<tr><td>{_e(team.hub.label)}</td><td class=\"n\">{team.hub.reach_km:g} km</td>"
-                   f"<td class=\"n\">{homes}</td><td>team of {team.team_size} {possible}</td></tr>")
+        out.append("<tr>" + _td("", _e(team.hub.label), numeric=False) + _td("Reach", f"{team.hub.reach_km:g} km")
+                   + _td("Eligible homes within reach", homes)
+                   + _td("", f"team of {team.team_size} {possible}", numeric=False) + "</tr>")
     out.append("</tbody></table>")
     return out
 
@@ -138,16 +146,23 @@ def _area_table(data: MapData, count: int, level: str) -> list[str]:
         swatch = "" if index is None else f'<span class="swatch" style="background:{CLASSES[index].colour}"></span>'
         coverage = data.coverage.get(row.area)
         cell = "" if not data.coverage else \
-            f"<td class=\"n\">{'–' if coverage is None else f'{coverage[0]} of {coverage[1]}'}</td>"
-        out.append(f"<tr><td>{swatch}{_e(row.area)}</td>{cell}<td class=\"n\">{_n(row.homes)}</td>"
-                   f"<td class=\"n\">{_n(row.eligible)}</td><td class=\"n\">{_n(row.eligible_pct)}</td>"
-                   f"<td class=\"n\">{_n(row.download_median_mbps)} / {_n(row.download_p10_mbps)}</td>"
-                   f"<td class=\"n\">{_n(row.upload_median_mbps)}</td><td class=\"n\">{_n(row.mos_median)}</td>"
-                   f"<td class=\"n\">{_n(row.wifi_pct)}{'' if row.wifi_pct is None else '%'}</td></tr>")
+            _td("Districts measured", "–" if coverage is None else f"{coverage[0]} of {coverage[1]}")
+        out.append("<tr>" + _td("", swatch + _e(row.area), numeric=False) + cell + _td("Homes", _n(row.homes))
+                   + _td("Eligible", _n(row.eligible)) + _td("%", _n(row.eligible_pct))
+                   + _td("Down Mbit/s median / p10", f"{_n(row.download_median_mbps)} / {_n(row.download_p10_mbps)}")
+                   + _td("Up Mbit/s median", _n(row.upload_median_mbps)) + _td("MOS median", _n(row.mos_median))
+                   + _td("Wi-Fi", f"{_n(row.wifi_pct)}{'' if row.wifi_pct is None else '%'}") + "</tr>")
     out.append(f"</tbody></table><p class=\"note\">Counts rounded to the nearest {COUNT_ROUNDING}; areas with "
                f"fewer than {MIN_HOMES} homes are hatched on the map and not listed; Ofcom estimates are not "
                "measurements and are not listed.</p>")
     return out
+
+
+def _td(label: str, content: str, numeric: bool = True) -> str:
+    """A cell with its column's name in data-label, which narrow screens show before the value (CSS) when the
+    table is stacked one row per card."""
+    attributes = (' class="n"' if numeric else "") + (f' data-label="{_e(label)}"' if label else "")
+    return f"<td{attributes}>{content}</td>"
 
 
 def _n(value: float | int | None) -> str:

@@ -326,11 +326,14 @@ def _hubs(teams: Sequence[HubTeam], projection: Projection) -> list[str]:
 
 
 def _hub_marker(x: float, y: float) -> str:
-    """An open ring with a cross, white-edged so it reads on any class colour; nothing is filled, so the area
-    the hub sits in shows through (a filled marker hid the hub's own district)."""
+    """An open ring with four ticks outside it (a crosshair open in the middle), white-edged so it reads on any
+    class colour; nothing is filled and nothing crosses the ring, so the area the hub sits in shows through (a
+    filled marker hid the hub's own district)."""
     ring = f'cx="{x:.1f}" cy="{y:.1f}" r="{HUB_RING_PX}" fill="none"'
-    cross = (f'd="M{x - HUB_RING_PX - 3:.1f},{y:.1f}h{2 * HUB_RING_PX + 6}M{x:.1f},{y - HUB_RING_PX - 3:.1f}'
-             f'v{2 * HUB_RING_PX + 6}" fill="none"')
+    inner, outer = HUB_RING_PX, HUB_RING_PX + 5  # outside the ring: its inside is the area alone
+    ticks = "".join(f"M{x + dx * inner:.1f},{y + dy * inner:.1f}L{x + dx * outer:.1f},{y + dy * outer:.1f}"
+                    for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1)))
+    cross = f'd="{ticks}" fill="none"'
     return (f'<g class="hub-marker"><circle {ring} stroke="#ffffff" stroke-width="4"/>'
             f'<path {cross} stroke="#ffffff" stroke-width="3.5"/>'
             f'<circle {ring} stroke="{HUB_COLOUR}" stroke-width="2"/>'
