@@ -86,6 +86,7 @@ GB_BOUNDS = (49.8, -8.7, 60.9, 1.8)  # (min_lat, min_lon, max_lat, max_lon), whe
 DATA_MARGIN_SHARE = 0.08  # the data extent grows by this share of its span on every side...
 DATA_MARGIN_MIN_KM = 2.0  # ...and by at least this, so a single district has its neighbours around it
 INSET_HEIGHT_PX = 300
+INSET_WHEN_SHOWN_BELOW = 0.5  # share of the country's box the map shows, below which it has an inset
 MIN_HEIGHT_PX = 400
 LEGEND_MIN_HEIGHT_PX = 760  # the legend column: legend and inset
 MAX_HEIGHT_PX = 1100
@@ -94,7 +95,7 @@ EXTENT_COLOUR = "#d62728"  # the box the main map shows, in the inset
 INSET_MIN_STEP_PX = 1.0
 PARTIAL_SHARE = 0.5  # an area with fewer than this share of its districts measured is drawn lighter
 PARTIAL_OPACITY = 0.45
-PARTIAL_LABEL = "lighter: under half of its districts measured"
+PARTIAL_LABEL = "under half its districts measured"
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -416,7 +417,18 @@ def _inset(data: MapData, x: float, y: float, width: float, height: float) -> li
 
 
 def _shows_inset(data: MapData) -> bool:
-    return data.extent != EXTENT_ALL and map_bounds(data) != _bounds(data)
+    """An inset only where the map shows less than half the country (a box around data spread over the whole
+    country needs no locating)."""
+    if data.extent == EXTENT_ALL:
+        return False
+    shown, country = map_bounds(data), _bounds(data, hubs=False)
+
+    def size(box: tuple[float, float, float, float]) -> float:
+        return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+    overlap = (max(shown[0], country[0]), max(shown[1], country[1]), min(shown[2], country[2]),
+               min(shown[3], country[3]))
+    return size(overlap) < INSET_WHEN_SHOWN_BELOW * size(country)
 
 
 def _has_partial(data: MapData) -> bool:

@@ -341,8 +341,9 @@ def test_the_inset_shows_the_whole_country_and_where_the_map_is() -> None:
     assert (y - country[1]) / country_h == pytest.approx((57.5 - 53.08) / 7.5, abs=0.01)
     assert w / country_w == pytest.approx(1.16 / 5, abs=0.01) and h / country_h == pytest.approx(1.16 / 7.5, abs=0.01)
     assert box.get("fill") == "none"
-    # the whole country shown: no inset
-    assert ET.fromstring(render_svg(one_measured(extent="all"))).find(f".//{SVG}g[@id='inset']") is None
+    # the whole country shown, or data all over it (the box grown by its margin): no inset
+    for data in (one_measured(extent="all"), fixture_data()):
+        assert ET.fromstring(render_svg(data)).find(f".//{SVG}g[@id='inset']") is None
 
 
 def test_a_hub_marker_leaves_the_area_under_it_visible() -> None:
