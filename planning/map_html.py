@@ -97,7 +97,7 @@ def render_html(data: MapData, table_rows: int = 20) -> str:
         f"<style>{CSS}</style></head><body>",
         f"<header><h1>{_e(title)}</h1><p>Share of tested homes eligible for homeworking, by {_e(level)}. "
         "Point at an area for its figures.</p></header>",
-        '<main><div id="map-frame">', render_svg(data, MAP_WIDTH_PX, legend=False), "</div>",
+        '<main><div id="map-frame">', render_svg(data, MAP_WIDTH_PX, standalone=False), "</div>",
         "<aside>", render_legend(data),
         '<h2>Area</h2><div id="hover" aria-live="polite">Point at an area or a hub on the map.</div>',
         *_hub_table(data.hubs),

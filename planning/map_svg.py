@@ -110,18 +110,20 @@ def class_index(eligible_pct: float | None) -> int | None:
     return index
 
 
-def render_svg(data: MapData, width_px: int = 900, height_px: int | None = None, legend: bool = True) -> str:
-    """A complete <svg> document (no XML declaration, so it can be embedded in HTML as it is); without `legend`
-    the map takes the whole width (map.html draws the legend apart, see render_legend). Without `height_px`,
-    the height that fits the map's extent at this width (within MIN_HEIGHT_PX..MAX_HEIGHT_PX), so a wide
-    extent is not letterboxed in a tall page. Raises ProjectionError for a box too small to hold the map."""
+def render_svg(data: MapData, width_px: int = 900, height_px: int | None = None, standalone: bool = True) -> str:
+    """A complete <svg> document (no XML declaration, so it can be embedded in HTML as it is). Not `standalone`
+    (in map.html, which has its own heading and draws the legend apart, see render_legend): the map alone, on
+    the whole width. Without `height_px`, the height that fits the map's extent at this width (within
+    MIN_HEIGHT_PX..MAX_HEIGHT_PX), so a wide extent is not letterboxed in a tall page. Raises ProjectionError
+    for a box too small to hold the map."""
     attribution = _wrapped(data.attribution, width_px)
     footer_px = ATTRIBUTION_LINE_PX * len(attribution) + MARGIN_PX
-    legend_px = LEGEND_WIDTH_PX if legend else MARGIN_PX
+    legend_px = LEGEND_WIDTH_PX if standalone else MARGIN_PX
+    top_px = TITLE_BAND_PX if standalone else MARGIN_PX
     if height_px is None:
-        height_px = fitted_height(data, width_px - legend_px - MARGIN_PX, TITLE_BAND_PX + footer_px,
-                                  LEGEND_MIN_HEIGHT_PX if legend else MIN_HEIGHT_PX)
-    box = (MARGIN_PX, TITLE_BAND_PX, width_px - legend_px - MARGIN_PX, height_px - TITLE_BAND_PX - footer_px)
+        height_px = fitted_height(data, width_px - legend_px - MARGIN_PX, top_px + footer_px,
+                                  LEGEND_MIN_HEIGHT_PX if standalone else MIN_HEIGHT_PX)
+    box = (MARGIN_PX, top_px, width_px - legend_px - MARGIN_PX, height_px - top_px - footer_px)
     projection = map_projection(data, box)
     symbols = data.boundaries is None
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width_px}" height="{height_px}" '
@@ -134,8 +136,8 @@ def render_svg(data: MapData, width_px: int = 900, height_px: int | None = None,
     out.extend(_symbols(data, projection) if symbols else _areas(data, projection, box))
     out.extend(_hubs(data.hubs, projection))
     out.append("</g>")
-    out.extend(_heading(data))
-    if legend:
+    if standalone:
+        out.extend(_heading(data))
         out.extend(_legend_column(data, width_px - LEGEND_WIDTH_PX + MARGIN_PX, TITLE_BAND_PX,
                                   box[1] + box[3] - TITLE_BAND_PX))
     top = height_px - footer_px + ATTRIBUTION_LINE_PX - 3
