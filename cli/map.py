@@ -31,6 +31,15 @@ def _until(_ctx: click.Context, _param: click.Parameter, value: str | None) -> d
         raise click.BadParameter(str(error)) from None
 
 
+def _extent(_ctx: click.Context, _param: click.Parameter, value: str):
+    from homeshore.planning.map_projection import ProjectionError, parse_extent
+
+    try:
+        return parse_extent(value)
+    except ProjectionError as error:
+        raise click.BadParameter(str(error)) from None
+
+
 CSV_HELP = """\b
 --from csv:FILE: a header row, then one line per test. Columns are found by
 name in any order; others are ignored. Example: examples/home_tests.csv.
@@ -82,6 +91,9 @@ Optional:
 @click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.toml",
               help="Readiness policy ([policy] table) instead of the defaults.")
 @click.option("--title", default="", metavar="TEXT", help="Title of the map.")
+@click.option("--extent", default="data", show_default=True, callback=_extent, metavar="data|all|W,S,E,N",
+              help="What the map shows: the measured areas and hubs' reach (with the country in an inset), "
+              "every boundary, or a box in degrees (e.g. -2.0,52.5,-0.5,53.5).")
 @click.option("--url", default=None, metavar="URL", help="--from influx: the collector.")
 @click.option("--database", default="homeshore", show_default=True, metavar="NAME", help="--from influx.")
 @click.option("--retention-policy", default="", metavar="RP", help="--from influx: e.g. hourly (default: raw).")
@@ -93,7 +105,7 @@ Optional:
 def map_command(source: str, level: str, boundaries: Path | None, code_property: str | None,
                 boundary_attribution: str | None, hub_texts: tuple[str, ...], team_size: int,
                 ofcom_files: tuple[Path, ...], out_dir: Path, until: datetime, days: float, min_tests: int,
-                min_peak_tests: int, policy_file: Path | None, title: str, url: str | None, database: str,
+                min_peak_tests: int, policy_file: Path | None, title: str, extent, url: str | None, database: str,
                 retention_policy: str, username: str, password_file: str | None, token_file: str | None,
                 as_json: bool, config_path: Path | None) -> None:
     """Map broadband suitability per area for recruiting homeworkers: homes tested and eligible, speeds, call
@@ -123,7 +135,8 @@ def map_command(source: str, level: str, boundaries: Path | None, code_property:
     try:
         built = build_map(tests, level=level, policy=policy, rules=rules, until=until, centroids=centroids,
                           boundaries=shapes, hubs=hubs, prior=prior, team_size=team_size,
-                          title=title or f"Homeworker broadband by postcode {level}", attribution=attribution)
+                          title=title or f"Homeworker broadband by postcode {level}", attribution=attribution,
+                          extent=extent)
     except NoDataError as error:
         raise UsageProblem(str(error)) from None
     try:

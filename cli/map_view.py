@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from homeshore.planning.map_html import best_rows
 from homeshore.planning.map_model import MEASURED, MapData
 
 
@@ -20,15 +21,22 @@ def _cell(value: float | int | None, unit: str = "") -> str:
 def render_summary(data: MapData, written: dict[str, Path], notes: list[str], table_rows: int) -> None:
     console = Console()
     shown = [row for row in data.rows if row.source == MEASURED and not row.suppressed]
-    best = sorted(shown, key=lambda row: (-(row.eligible_pct or 0.0), row.area))[:table_rows]
+    best = best_rows(data.rows, table_rows)  # map.html's ranking, so the two lists agree
     table = Table(title=f"Best {data.level}s for recruiting (of {len(shown)} with 5 or more homes)")
-    for heading in ("area", "homes", "eligible", "eligible %", "download median", "download p10",
-                    "upload median", "MOS median", "on Wi-Fi"):
+    headings = ["area", "homes", "eligible", "eligible %", "download median", "download p10", "upload median",
+                "MOS median", "on Wi-Fi"]
+    if data.coverage:
+        headings.insert(1, "districts measured")
+    for heading in headings:
         table.add_column(heading, justify="left" if heading == "area" else "right")
     for row in best:
-        table.add_row(row.area, _cell(row.homes), _cell(row.eligible), _cell(row.eligible_pct, " %"),
-                      _cell(row.download_median_mbps, " Mbit/s"), _cell(row.download_p10_mbps, " Mbit/s"),
-                      _cell(row.upload_median_mbps, " Mbit/s"), _cell(row.mos_median), _cell(row.wifi_pct, " %"))
+        cells = [row.area, _cell(row.homes), _cell(row.eligible), _cell(row.eligible_pct, " %"),
+                 _cell(row.download_median_mbps, " Mbit/s"), _cell(row.download_p10_mbps, " Mbit/s"),
+                 _cell(row.upload_median_mbps, " Mbit/s"), _cell(row.mos_median), _cell(row.wifi_pct, " %")]
+        if data.coverage:
+            coverage = data.coverage.get(row.area)
+            cells.insert(1, "—" if coverage is None else f"{coverage[0]} of {coverage[1]}")
+        table.add_row(*cells)
     console.print(table)
     suppressed = sum(row.suppressed for row in data.rows)
     prior = sum(row.source != MEASURED for row in data.rows)

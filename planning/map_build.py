@@ -12,7 +12,8 @@ from typing import Mapping, Sequence
 from homeshore.planning.areas import area_rows
 from homeshore.planning.boundaries import shape_centroid
 from homeshore.planning.eligibility import AssessmentRules, assess_homes
-from homeshore.planning.map_model import Boundaries, HomeAssessment, HomeTest, Hub, MapData, postcode_area
+from homeshore.planning.map_model import EXTENT_DATA, Boundaries, Extent, HomeAssessment, HomeTest, Hub, MapData, \
+    postcode_area
 from homeshore.planning.ofcom import OfcomPrior, prior_rows
 from homeshore.planning.policy import Policy
 from homeshore.planning.teams import hub_teams
@@ -31,7 +32,7 @@ class MapBuild:
 def build_map(tests: Sequence[HomeTest], *, level: str, policy: Policy, rules: AssessmentRules, until: datetime,
               centroids: Mapping[str, tuple[float, float]], boundaries: Boundaries | None = None,
               hubs: Sequence[Hub] = (), prior: OfcomPrior | None = None, team_size: int = 15,
-              title: str = "", attribution: Sequence[str] = ()) -> MapBuild:
+              title: str = "", attribution: Sequence[str] = (), extent: Extent = EXTENT_DATA) -> MapBuild:
     """`centroids`: district and sector codes -> (lat, lon) (postcode directory), possibly empty; area-level
     centroids and missing ones are derived here from the districts' and from the boundaries' shapes."""
     assessments = assess_homes(tests, level, policy, rules, until)
@@ -46,8 +47,24 @@ def build_map(tests: Sequence[HomeTest], *, level: str, policy: Policy, rules: A
     teams = hub_teams(hubs, assessments, {**located, **centroids}, team_size) if hubs else []
     data = MapData(level=level, rows=tuple(rows), hubs=tuple(teams), boundaries=boundaries,
                    centroids={row.area: located[row.area] for row in rows if row.area in located},
-                   title=title, attribution=tuple(attribution))
+                   title=title, attribution=tuple(attribution), extent=extent,
+                   coverage=district_coverage(assessments, centroids) if level == "area" else {})
     return MapBuild(data, tuple(assessments))
+
+
+def district_coverage(assessments: Sequence[HomeAssessment],
+                      centroids: Mapping[str, tuple[float, float]]) -> dict[str, tuple[int, int]]:
+    """Postcode area -> (districts with a home tested, districts in the area), for the areas the postcode
+    directory (`centroids`: district and sector codes) knows; a measured district it lacks is counted in both."""
+    measured: dict[str, set[str]] = defaultdict(set)
+    for assessment in assessments:
+        measured[postcode_area(assessment.district)].add(assessment.district)
+    known: dict[str, set[str]] = defaultdict(set)
+    for code in centroids:
+        if " " not in code:  # a district, not a sector
+            known[postcode_area(code)].add(code)
+    return {area: (len(districts), len(districts | known[area]))
+            for area, districts in measured.items() if area in known}
 
 
 def locations(level: str, centroids: Mapping[str, tuple[float, float]],

@@ -16,7 +16,7 @@ import html
 from typing import Sequence
 
 from homeshore.planning.map_model import MEASURED, AreaRow, HubTeam, MapData
-from homeshore.planning.map_svg import CLASSES, LEVEL_NAMES, class_index, render_svg
+from homeshore.planning.map_svg import CLASSES, LEVEL_NAMES, class_index, render_legend, render_svg
 from homeshore.planning.privacy import COUNT_ROUNDING, MIN_HOMES
 
 # Shows the hovered element's <title> in the side panel; textContent, never HTML, so no text is interpreted.
@@ -40,6 +40,7 @@ SCRIPT_HASH = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).
 CONTENT_SECURITY_POLICY = (f"default-src 'none'; script-src 'sha256-{SCRIPT_HASH}'; style-src 'unsafe-inline'; "
                            "img-src data:; base-uri 'none'; form-action 'none'")
 
+MAP_WIDTH_PX = 700  # the map's own width; the page scales it to the screen
 CSS = """
 * { box-sizing: border-box; }
 body { margin: 0; font-family: system-ui, "Segoe UI", Roboto, Arial, sans-serif; font-size: 14px;
@@ -48,9 +49,10 @@ header { padding: 10px 20px 6px; }
 h1 { font-size: 22px; margin: 0; }
 header p { margin: 2px 0 0; color: #555555; }
 main { display: flex; gap: 20px; padding: 0 20px 20px; align-items: flex-start; }
-#map-frame { flex: 0 0 auto; }
-#map-frame svg { display: block; height: calc(100vh - 80px); min-height: 500px; width: auto; max-width: 100%; }
+#map-frame { flex: 0 1 auto; min-width: 0; }
+#map-frame svg { display: block; max-height: calc(100vh - 80px); width: auto; height: auto; max-width: 100%; }
 aside { flex: 1 1 320px; min-width: 300px; overflow-x: auto; }
+#legend-svg { display: block; max-width: 100%; height: auto; }
 th { white-space: nowrap; }
 #hover { white-space: pre-line; border: 1px solid #cccccc; border-radius: 4px; padding: 8px 10px;
          min-height: 7.5em; background: #fafafa; }
@@ -63,7 +65,22 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
           -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 .note { color: #555555; font-size: 12px; margin: 4px 0 0; }
 footer { padding: 0 20px 16px; color: #666666; font-size: 11px; }
-@media print { #map-frame svg { height: auto; width: 100%; } main { display: block; } }
+/* Portrait and phone screens: the map full width, then the legend, the panel and the tables below it. */
+@media (max-width: 900px), (orientation: portrait) {
+  header { padding: 8px 10px 4px; }
+  main { display: block; padding: 0 10px 16px; }
+  #map-frame svg { width: 100%; height: auto; max-height: none; }
+  aside { min-width: 0; margin-top: 12px; overflow-x: visible; }
+  /* each table row a card: the cells one under another, each after its column's name */
+  aside table, aside tbody, aside tr, aside td { display: block; width: 100%; }
+  aside thead { display: none; }
+  aside tr { border-bottom: 1px solid #cccccc; padding: 4px 0; }
+  aside td, aside td.n { border: none; padding: 1px 6px; text-align: left; white-space: normal; }
+  aside td:first-child { font-weight: bold; }
+  aside td[data-label]::before { content: attr(data-label) ": "; color: #555555; }
+  footer { padding: 0 10px 16px; }
+}
+@media print { #map-frame svg { height: auto; width: 100%; max-height: none; } main { display: block; } }
 """.strip()
 
 
@@ -80,10 +97,11 @@ def render_html(data: MapData, table_rows: int = 20) -> str:
         f"<style>{CSS}</style></head><body>",
         f"<header><h1>{_e(title)}</h1><p>Share of tested homes eligible for homeworking, by {_e(level)}. "
         "Point at an area for its figures.</p></header>",
-        '<main><div id="map-frame">', render_svg(data), "</div>",
-        '<aside><h2>Area</h2><div id="hover" aria-live="polite">Point at an area or a hub on the map.</div>',
+        '<main><div id="map-frame">', render_svg(data, MAP_WIDTH_PX, standalone=False), "</div>",
+        "<aside>", render_legend(data),
+        '<h2>Area</h2><div id="hover" aria-live="polite">Point at an area or a hub on the map.</div>',
         *_hub_table(data.hubs),
-        *_area_table(data.rows, table_rows, level),
+        *_area_table(data, table_rows, level),
         "</aside></main>",
         "<footer>", *(f"<div>{_e(line)}</div>" for line in data.attribution), "</footer>",
         f"<script>{SCRIPT}</script>",
@@ -106,32 +124,44 @@ def _hub_table(teams: Sequence[HubTeam]) -> list[str]:
            "<th>Team</th></tr></thead><tbody>"]
     for team in teams:
         homes = f"fewer than {MIN_HOMES}" if team.eligible_homes is None else str(team.eligible_homes)
-        out.append(f"<tr><td>{_e(team.hub.label)}</td><td class=\"n\">{team.hub.reach_km:g} km</td>"
-                   f"<td class=\"n\">{homes}</td><td>team of {team.team_size} {team.team_verdict}</td></tr>")
+        out.append("<tr>" + _td("", _e(team.hub.label), numeric=False) + _td("Reach", f"{team.hub.reach_km:g} km")
+                   + _td("Eligible homes within reach", homes)
+                   + _td("", f"team of {team.team_size} {team.team_verdict}", numeric=False) + "</tr>")
     out.append("</tbody></table>")
     return out
 
 
-def _area_table(rows: Sequence[AreaRow], count: int, level: str) -> list[str]:
-    best = best_rows(rows, count)
+def _area_table(data: MapData, count: int, level: str) -> list[str]:
+    best = best_rows(data.rows, count)
     out = [f"<h2>Best areas by share eligible (top {len(best)})</h2>"]
     if not best:
         return out + [f"<p class=\"note\">No {_e(level)} has {MIN_HOMES} or more tested homes yet.</p>"]
-    out.append("<table><thead><tr><th>Area</th><th>Homes</th><th>Eligible</th><th>%</th>"
+    districts = "<th>Districts measured</th>" if data.coverage else ""
+    out.append(f"<table><thead><tr><th>Area</th>{districts}<th>Homes</th><th>Eligible</th><th>%</th>"
                "<th>Down Mbit/s<br>median / p10</th><th>Up Mbit/s<br>median</th><th>MOS<br>median</th>"
                "<th>Wi-Fi</th></tr></thead><tbody>")
     for row in best:
         index = class_index(row.eligible_pct)
         swatch = "" if index is None else f'<span class="swatch" style="background:{CLASSES[index].colour}"></span>'
-        out.append(f"<tr><td>{swatch}{_e(row.area)}</td><td class=\"n\">{_n(row.homes)}</td>"
-                   f"<td class=\"n\">{_n(row.eligible)}</td><td class=\"n\">{_n(row.eligible_pct)}</td>"
-                   f"<td class=\"n\">{_n(row.download_median_mbps)} / {_n(row.download_p10_mbps)}</td>"
-                   f"<td class=\"n\">{_n(row.upload_median_mbps)}</td><td class=\"n\">{_n(row.mos_median)}</td>"
-                   f"<td class=\"n\">{_n(row.wifi_pct)}{'' if row.wifi_pct is None else '%'}</td></tr>")
+        coverage = data.coverage.get(row.area)
+        cell = "" if not data.coverage else \
+            _td("Districts measured", "–" if coverage is None else f"{coverage[0]} of {coverage[1]}")
+        out.append("<tr>" + _td("", swatch + _e(row.area), numeric=False) + cell + _td("Homes", _n(row.homes))
+                   + _td("Eligible", _n(row.eligible)) + _td("%", _n(row.eligible_pct))
+                   + _td("Down Mbit/s median / p10", f"{_n(row.download_median_mbps)} / {_n(row.download_p10_mbps)}")
+                   + _td("Up Mbit/s median", _n(row.upload_median_mbps)) + _td("MOS median", _n(row.mos_median))
+                   + _td("Wi-Fi", f"{_n(row.wifi_pct)}{'' if row.wifi_pct is None else '%'}") + "</tr>")
     out.append(f"</tbody></table><p class=\"note\">Counts rounded to the nearest {COUNT_ROUNDING}; areas with "
                f"fewer than {MIN_HOMES} homes are hatched on the map and not listed; Ofcom estimates are not "
                "measurements and are not listed.</p>")
     return out
+
+
+def _td(label: str, content: str, numeric: bool = True) -> str:
+    """A cell with its column's name in data-label, which narrow screens show before the value (CSS) when the
+    table is stacked one row per card."""
+    attributes = (' class="n"' if numeric else "") + (f' data-label="{_e(label)}"' if label else "")
+    return f"<td{attributes}>{content}</td>"
 
 
 def _n(value: float | int | None) -> str:

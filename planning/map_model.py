@@ -8,7 +8,7 @@ areas.geojson, map.svg, map.html) only read these records. Pure data, no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Mapping
@@ -16,6 +16,9 @@ from typing import Mapping
 LEVELS = ("district", "area", "sector")  # postcode district "NG5", postcode area "NG", postcode sector "NG5 3"
 MEASURED = "measured"
 OFCOM_PRIOR = "ofcom_prior"  # an estimate from Ofcom's coverage data for an area with no measured homes
+EXTENT_DATA = "data"  # the map shows the measured areas and the hubs' reach, with a margin
+EXTENT_ALL = "all"  # the map shows every boundary (the whole country)
+Extent = str | tuple[float, float, float, float]  # EXTENT_DATA, EXTENT_ALL or (min_lat, min_lon, max_lat, max_lon)
 
 
 @dataclass(frozen=True)
@@ -176,3 +179,7 @@ class MapData:
     centroids: Mapping[str, tuple[float, float]]
     title: str
     attribution: tuple[str, ...]  # one line per source: boundaries, postcode centroids, Ofcom
+    extent: Extent = EXTENT_DATA
+    # At the area level: area code -> (districts with a home tested, districts in the area), for areas whose
+    # district count is known (postcode directory or boundaries). An area coloured from a few districts says so.
+    coverage: Mapping[str, tuple[int, int]] = field(default_factory=dict)

@@ -75,3 +75,24 @@ def fit(bounds_lat_lon: tuple[float, float, float, float], width_px: float, heig
     top = margin_px + (inner_height - span_y_deg * px_per_degree) / 2
     return Projection(west_lon=min_lon, north_lat=max_lat, cos_mid_lat=cos_mid, px_per_degree=px_per_degree,
                       left_px=left, top_px=top)
+
+
+def parse_extent(text: str) -> str | tuple[float, float, float, float]:
+    """`--extent`: "data", "all" or "W,S,E,N" in degrees (west and east longitude, south and north latitude),
+    the last as (min_lat, min_lon, max_lat, max_lon). Raises ProjectionError with a one-line reason."""
+    value = text.strip().lower()
+    if value in ("data", "all"):
+        return value
+    parts = value.split(",")
+    try:
+        west, south, east, north = (float(part) for part in parts)
+    except ValueError:
+        raise ProjectionError(f"{text!r} is not data, all or W,S,E,N in degrees (e.g. -2.0,52.5,-0.5,53.5)") \
+            from None
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        raise ProjectionError(f"{text!r}: W,S,E,N must be finite numbers")
+    if not (-180.0 <= west < east <= 180.0):
+        raise ProjectionError(f"{text!r}: west {west:g} must be below east {east:g}, both within ±180")
+    if not (-90.0 <= south < north <= 90.0):
+        raise ProjectionError(f"{text!r}: south {south:g} must be below north {north:g}, both within ±90")
+    return south, west, north, east

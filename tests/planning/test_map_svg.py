@@ -4,6 +4,7 @@ escaping, and the real 2,736 GB districts at speed. Expected numbers are worked 
 from __future__ import annotations
 
 import json
+import dataclasses
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from homeshore.planning.map_model import OFCOM_PRIOR, AreaRow, AreaShape, Boundaries, Hub, HubTeam, MapData
-from homeshore.planning.map_projection import ProjectionError, fit
-from homeshore.planning.map_svg import render_svg
+from homeshore.planning.map_projection import ProjectionError, fit, parse_extent
+from homeshore.planning.map_svg import map_bounds, render_svg
 from tests.conftest import SHARED, skip_or_fail
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -195,7 +196,8 @@ def test_coordinates_have_one_decimal_and_crowded_points_are_dropped() -> None:
 def test_an_area_too_small_to_draw_becomes_a_marker() -> None:
     tiny = AreaShape("EC1A", (square(51.52, -0.10, 0.0001),))
     large = AreaShape("AA1", (square(50.0, -6.0, 5.0),))
-    data = MapData("district", (measured("EC1A", 90.0),), (), Boundaries((large, tiny), "district"), {}, "", ())
+    data = MapData("district", (measured("EC1A", 90.0),), (), Boundaries((large, tiny), "district"), {}, "", (),
+                   extent="all")  # at the scale of the country (by default the map would zoom to EC1A)
     marker = elements(ET.fromstring(render_svg(data)))["EC1A"]
     assert marker.tag == f"{SVG}circle" and marker.get("fill") == VIRIDIS[4]
 
@@ -267,3 +269,117 @@ def test_all_gb_districts_render_with_every_row_drawn() -> None:
     drawn = elements(ET.fromstring(document))
     assert set(drawn) == set(codes)
     assert all(drawn[code].get("fill") == VIRIDIS[min(4, (i % 100) // 20)] for i, code in enumerate(codes))
+
+
+# --- extent, inset, hub markers, partly measured areas ----------------------------------------------------
+
+KM_PER_DEGREE = 6371.0088 * math.pi / 180
+
+
+def one_measured(hubs: tuple[HubTeam, ...] = (), extent="data") -> MapData:
+    """fixture_data's nine squares (50-57.5 N, 6-1 W) with only AA5 (52-53 N, 4-3 W) measured, and OF1 an
+    Ofcom estimate, which is not data."""
+    data = fixture_data(hubs)
+    rows = tuple(row for row in data.rows if row.area in ("AA5", "OF1"))
+    return dataclasses.replace(data, rows=rows, extent=extent)
+
+
+def clip_box(root: ET.Element) -> tuple[float, float, float, float]:
+    rect = root.find(f".//{SVG}clipPath[@id='map-clip']/{SVG}rect")
+    return tuple(float(rect.get(name)) for name in ("x", "y", "width", "height"))
+
+
+def bbox(points: list[tuple[float, float]]) -> tuple[float, float, float, float]:
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def test_the_default_extent_is_the_measured_areas_and_hubs_reach_with_a_margin() -> None:
+    # AA5 alone: 1° x 1°, grown by 8 % of its span on each side (more than 2 km)
+    assert map_bounds(one_measured()) == pytest.approx((52 - 0.08, -4 - 0.08, 53 + 0.08, -3 + 0.08))
+    # a hub at 52.5 N 3.5 W reaching 100 km: its ring's box, 100 km = 0.89932° of latitude and that over
+    # cos(52.5°) of longitude, then 8 % of the spans
+    reach_lat = 100 / KM_PER_DEGREE
+    reach_lon = reach_lat / math.cos(math.radians(52.5))
+    hub = HubTeam(Hub("hub", 52.5, -3.5, 100.0), 20, 15, True, ())
+    pad_lat, pad_lon = 0.08 * 2 * reach_lat, 0.08 * 2 * reach_lon
+    assert map_bounds(one_measured((hub,))) == pytest.approx(
+        (52.5 - reach_lat - pad_lat, -3.5 - reach_lon - pad_lon, 52.5 + reach_lat + pad_lat, -3.5 + reach_lon + pad_lon))
+    assert map_bounds(one_measured(extent="all")) == (50.0, -6.0, 57.5, -1.0)  # every boundary
+    assert map_bounds(one_measured(extent=(51.0, -5.0, 52.0, -4.0))) == (51.0, -5.0, 52.0, -4.0)
+    # nothing measured placed: the whole country
+    nowhere = dataclasses.replace(one_measured(), rows=(measured("ZZ9", 50.0),))
+    assert map_bounds(nowhere) == (50.0, -6.0, 57.5, -1.0)
+
+
+def test_the_measured_area_fills_the_map_and_areas_outside_it_are_left_out() -> None:
+    zoomed, country = (ET.fromstring(render_svg(one_measured(extent=extent))) for extent in ("data", "all"))
+    # the map box's arithmetic: AA5 spans 1 / 1.16 of the extent along the axis that limits the scale
+    left, top, width, height = clip_box(zoomed)
+    x0, y0, x1, y1 = bbox(path_points(elements(zoomed)["AA5"].get("d")))
+    cos_mid = math.cos(math.radians(52.5))
+    px_per_degree = min((width - 20) / (1.16 * cos_mid), (height - 20) / 1.16)
+    assert y1 - y0 == pytest.approx(px_per_degree, abs=0.2)
+    assert (x1 - x0) * (y1 - y0) > 0.5 * width * height
+    # every other square lies outside the box and is not in the document (OF1 lies north of it)
+    assert set(elements(zoomed)) == {"AA5"}
+    assert set(elements(country)) == {"AA1", "AA2", "AA3", "AA4", "AA5", "X<&1", "SS1", "OF1", "NR1"}
+    left, top, width, height = clip_box(country)
+    x0, y0, x1, y1 = bbox(path_points(elements(country)["AA5"].get("d")))
+    assert (x1 - x0) * (y1 - y0) < 0.05 * width * height
+
+
+def test_the_inset_shows_the_whole_country_and_where_the_map_is() -> None:
+    root = ET.fromstring(render_svg(one_measured()))
+    inset = root.find(f".//{SVG}g[@id='inset']")
+    country = bbox(path_points(inset.find(f"{SVG}path").get("d")))  # the squares' outer edges: 50-57.5 N, 6-1 W
+    box = inset.find(f"{SVG}rect[@class='extent']")
+    x, y, w, h = (float(box.get(name)) for name in ("x", "y", "width", "height"))
+    country_w, country_h = country[2] - country[0], country[3] - country[1]
+    # the extent 51.92-53.08 N, 4.08-2.92 W as shares of the country's 7.5° x 5°
+    assert (x - country[0]) / country_w == pytest.approx((-4.08 + 6) / 5, abs=0.01)
+    assert (y - country[1]) / country_h == pytest.approx((57.5 - 53.08) / 7.5, abs=0.01)
+    assert w / country_w == pytest.approx(1.16 / 5, abs=0.01) and h / country_h == pytest.approx(1.16 / 7.5, abs=0.01)
+    assert box.get("fill") == "none"
+    # the whole country shown, or data all over it (the box grown by its margin): no inset
+    for data in (one_measured(extent="all"), fixture_data()):
+        assert ET.fromstring(render_svg(data)).find(f".//{SVG}g[@id='inset']") is None
+
+
+def test_a_hub_marker_leaves_the_area_under_it_visible() -> None:
+    hub = HubTeam(Hub("hub", 52.5, -3.5, 10.0), 20, 15, True, ())
+    root = ET.fromstring(render_svg(one_measured((hub,))))
+    marker = root.find(f".//{SVG}g[@class='hub']/{SVG}g[@class='hub-marker']")
+    drawn = list(marker)
+    assert drawn and all(element.get("fill") == "none" for element in drawn)
+    assert not root.findall(f".//{SVG}g[@class='hub']/{SVG}rect")  # the old filled diamond
+
+
+@pytest.mark.parametrize("coverage, partial", [((1, 12), True), ((5, 12), True), ((6, 12), False),
+                                               ((3, 3), False)])
+def test_an_area_measured_in_few_of_its_districts_is_lighter_and_says_so(coverage: tuple[int, int],
+                                                                         partial: bool) -> None:
+    data = dataclasses.replace(fixture_data(), level="area", coverage={"AA1": coverage})
+    root = ET.fromstring(render_svg(data))
+    area, other = elements(root)["AA1"], elements(root)["AA2"]
+    assert f"{coverage[0]} of {coverage[1]} district" in title(area)
+    assert ("partial" in area.get("class").split()) is partial
+    assert (area.get("fill-opacity") is not None) is partial and area.get("fill") == VIRIDIS[0]
+    assert other.get("fill-opacity") is None and "districts measured" not in title(other)
+    assert ("partly measured area" in all_text(root.find(f".//{SVG}g[@id='legend']"))) is partial
+
+
+@pytest.mark.parametrize("text, expected", [("data", "data"), (" ALL ", "all"),
+                                            ("-2,52.5,-0.5,53.5", (52.5, -2.0, 53.5, -0.5))])
+def test_extent_option_values(text: str, expected) -> None:
+    assert parse_extent(text) == expected
+
+
+@pytest.mark.parametrize("text, fragment", [("gb", "not data, all or W,S,E,N"), ("1,2,3", "W,S,E,N"),
+                                            ("-0.5,52,-2,53", "west -0.5 must be below east -2"),
+                                            ("0,60,1,50", "south 60 must be below north 50"),
+                                            ("nan,50,1,51", "finite"), ("0,89,1,91", "±90")])
+def test_bad_extents_are_refused_in_one_line(text: str, fragment: str) -> None:
+    with pytest.raises(ProjectionError, match=re.escape(fragment)) as raised:
+        parse_extent(text)
+    assert "\n" not in str(raised.value)

@@ -88,11 +88,14 @@ def render(chromium: str, page: Path, workdir: Path, *, width: int = 1200, heigh
     return Rendering(screenshot, url_requests(read_netlog(netlog)))
 
 
-def dump_dom(chromium: str, page: Path, workdir: Path, *, timeout_s: float = TIMEOUT_S) -> str:
-    """The page's DOM as Chromium serialises it once loaded (`--dump-dom`), after its scripts have run."""
+def dump_dom(chromium: str, page: Path, workdir: Path, *, width: int = 1200, height: int = 900,
+             timeout_s: float = TIMEOUT_S) -> str:
+    """The page's DOM as Chromium serialises it once loaded (`--dump-dom`), after its scripts have run, laid
+    out in a width x height window (as `render` takes its screenshot)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    returncode, output, errors = _run([chromium, *FLAGS, f"--user-data-dir={workdir / 'profile'}", "--dump-dom",
-                                       page.resolve().as_uri()], page, timeout_s, separate_stderr=True)
+    returncode, output, errors = _run([chromium, *FLAGS, f"--user-data-dir={workdir / 'profile'}",
+                                       f"--window-size={width},{height}", "--dump-dom", page.resolve().as_uri()],
+                                      page, timeout_s, separate_stderr=True)
     if returncode != 0 or not output.strip():
         raise AssertionError(f"chromium exited {returncode} without a DOM of {page.name}:\n"
                              f"{errors.decode(errors='replace')[-2000:]}")
