@@ -120,10 +120,11 @@ def read_svg(svg: str, areas: dict[str, Seen], hubs: dict[str, Seen]) -> int:
 
 
 def read_html_tables(page: str, areas: dict[str, Seen], hubs: dict[str, Seen]) -> int:
+    cell = r'<td class="n"(?: data-label="[^"]*")?>'  # narrow screens show data-label before the value
     return add_table_rows(
-        re.findall(r'<tr><td>(?:<span [^>]*></span>)?([A-Z0-9]+)</td><td class="n">(\d+)</td>'
-                   r'<td class="n">(\d+)</td><td class="n">([\d.]+)</td>', page),
-        re.findall(r'<tr><td>([^<]+)</td><td class="n">[^<]+ km</td><td class="n">(fewer than 5|\d+)</td>'
+        re.findall(r'<tr><td>(?:<span [^>]*></span>)?([A-Z0-9]+)</td>(?:' + cell + r'[^<]*</td>)??'
+                   + cell + r'(\d+)</td>' + cell + r'(\d+)</td>' + cell + r'([\d.]+)</td>', page),
+        re.findall(r'<tr><td>([^<]+)</td>' + cell + r'[^<]+ km</td>' + cell + r'(fewer than 5|\d+)</td>'
                    r'<td>team of \d+ (possible|not possible|too close to call)</td></tr>', page), areas, hubs)
 
 
