@@ -283,12 +283,14 @@ def _attribution(boundaries: Path | None, boundary_text: str | None, directory, 
 
 
 def _document(data, written: dict[str, Path], notes: list[str]) -> dict:
-    from homeshore.planning.map_model import CSV_COLUMNS
+    from homeshore.planning.map_model import COVERAGE_COLUMNS, CSV_COLUMNS
     from homeshore.planning.map_tables import hubs_json
 
     areas = []
     for row in data.rows:
         entry = {column: getattr(row, column) for column in CSV_COLUMNS}
+        coverage = None if row.suppressed else data.coverage.get(row.area)
+        entry |= dict(zip(COVERAGE_COLUMNS, coverage or (None, None)))
         entry |= {"suppressed": row.suppressed, "not_yet_known": row.not_yet_known}
         areas.append(entry)
     return {"level": data.level, "areas": areas, "hubs": hubs_json(data.hubs),

@@ -114,6 +114,9 @@ class AreaRow:
 
 CSV_COLUMNS = ("area", "level", "homes", "eligible", "eligible_pct", "download_median_mbps", "download_p10_mbps",
                "upload_median_mbps", "mos_median", "wifi_pct", "source")
+# At --level area: how many of the area's postcode districts have a home tested, of how many (MapData.coverage);
+# empty at other levels, for suppressed areas, and where the postcode directory is not installed.
+COVERAGE_COLUMNS = ("districts_measured", "districts")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ def write_map(data: MapData, out_dir: Path) -> dict[str, Path]:
         "map.html": render_html(data),
         "map.svg": render_svg(data),
         "areas.geojson": json.dumps(areas_geojson(data), separators=(",", ":"), ensure_ascii=False),
-        "areas.csv": areas_csv(data.rows),
+        "areas.csv": areas_csv(data.rows, data.coverage),
     }
     written = {}
     for name in FILES:

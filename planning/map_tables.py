@@ -11,23 +11,25 @@ from __future__ import annotations
 import csv
 import io
 import math
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
-from homeshore.planning.map_model import CSV_COLUMNS, AreaRow, Boundaries, HubTeam, MapData, Polygon, Ring
+from homeshore.planning.map_model import COVERAGE_COLUMNS, CSV_COLUMNS, AreaRow, Boundaries, HubTeam, MapData, Polygon, Ring
 
 COORDINATE_DECIMALS = 5  # about 1 m: far finer than the outlines (simplified at 0.0005°) and the centroids
 FLOAT_DECIMALS = 6  # figures are rounded to 1-2 decimals upstream; this only removes binary noise (0.1 + 0.2)
 SUPPRESSED_KEYS = ("area", "level", "source")  # all a suppressed row says, with suppressed=true
 
 
-def areas_csv(rows: Sequence[AreaRow]) -> str:
-    """areas.csv (DESIGN.md "homeshore map"): CSV_COLUMNS, one line per row; None and suppressed figures empty."""
+def areas_csv(rows: Sequence[AreaRow], coverage: Mapping[str, tuple[int, int]] | None = None) -> str:
+    """areas.csv (DESIGN.md "homeshore map"): CSV_COLUMNS then COVERAGE_COLUMNS, one line per row; None and
+    suppressed figures empty."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    columns = CSV_COLUMNS + COVERAGE_COLUMNS
+    writer.writerow(columns)
     for row in rows:
-        values = _row_properties(row)
-        writer.writerow([_cell(values.get(column)) for column in CSV_COLUMNS])
+        values = _row_properties(row, coverage or {})
+        writer.writerow([_cell(values.get(column)) for column in columns])
     return out.getvalue()
 
 
@@ -45,7 +47,7 @@ def areas_geojson(data: MapData) -> dict[str, Any]:
         if geometry is None and row.area in data.centroids:
             lat, lon = data.centroids[row.area]
             geometry = {"type": "Point", "coordinates": _position((lon, lat))}
-        features.append({"type": "Feature", "geometry": geometry, "properties": _row_properties(row)})
+        features.append({"type": "Feature", "geometry": geometry, "properties": _row_properties(row, data.coverage)})
     for team in data.hubs:
         features.append({"type": "Feature", "geometry": {"type": "Point",
                                                           "coordinates": _position((team.hub.lon, team.hub.lat))},
@@ -65,10 +67,12 @@ def hub_properties(team: HubTeam) -> dict[str, Any]:
             "eligible_homes": team.eligible_homes, "areas": list(team.areas)}
 
 
-def _row_properties(row: AreaRow) -> dict[str, Any]:
+def _row_properties(row: AreaRow, coverage: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
     if row.suppressed:
         return {**{key: getattr(row, key) for key in SUPPRESSED_KEYS}, "suppressed": True}
     properties = {column: _finite(getattr(row, column)) for column in CSV_COLUMNS}
+    if row.area in coverage:
+        properties.update(zip(COVERAGE_COLUMNS, coverage[row.area]))
     return {**properties, "suppressed": False, "not_yet_known": row.not_yet_known}
 
 

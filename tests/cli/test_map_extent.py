@@ -106,9 +106,10 @@ def test_area_level_says_how_many_districts_were_measured(raws: list[Raw], sampl
             known[re.match(r"[A-Z]+", row["district"])[0]].add(row["district"])
     titles = svg_areas(tmp_path)
     with (tmp_path / "areas.csv").open(newline="", encoding="utf-8") as file:
-        shown = [row["area"] for row in csv.DictReader(file) if row["source"] == "measured" and row["homes"]]
+        shown = {row["area"]: row for row in csv.DictReader(file) if row["source"] == "measured" and row["homes"]}
     assert shown
-    for area in shown:
+    for area, row in shown.items():
         total = len(measured[area] | known[area])
+        assert (row["districts_measured"], row["districts"]) == (str(len(measured[area])), str(total)), area
         assert f"{len(measured[area])} of {total} district" in titles[area], (area, titles[area])
         assert re.search(rf"│\s*{area}\s*│\s*{len(measured[area])} of {total}\s*│", result.stdout), area

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from homeshore.planning.map_model import (CSV_COLUMNS, MEASURED, OFCOM_PRIOR, AreaRow, AreaShape, Boundaries, Hub,
+from homeshore.planning.map_model import (COVERAGE_COLUMNS, CSV_COLUMNS, MEASURED, OFCOM_PRIOR, AreaRow, AreaShape, Boundaries, Hub,
                                           HubTeam, MapData)
 from homeshore.planning.map_tables import areas_csv, areas_geojson, hubs_json
 
@@ -58,22 +58,22 @@ def test_areas_csv_reads_back_as_the_rows() -> None:
     text = areas_csv(ROWS)
     assert "\r" not in text and text.endswith("\n") and text.count("\n") == 4
     reader = csv.DictReader(io.StringIO(text))
-    assert tuple(reader.fieldnames or ()) == CSV_COLUMNS
+    assert tuple(reader.fieldnames or ()) == CSV_COLUMNS + COVERAGE_COLUMNS
     assert list(reader) == [
         {"area": "NG5", "level": "district", "homes": "20", "eligible": "15", "eligible_pct": "75.0",
          "download_median_mbps": "12.5", "download_p10_mbps": "9.25", "upload_median_mbps": "0.3",
-         "mos_median": "4.3", "wifi_pct": "40.0", "source": "measured"},
+         "mos_median": "4.3", "wifi_pct": "40.0", "source": "measured", "districts_measured": "", "districts": ""},
         {"area": "NG7", "level": "district", "homes": "", "eligible": "", "eligible_pct": "",
          "download_median_mbps": "", "download_p10_mbps": "", "upload_median_mbps": "", "mos_median": "",
-         "wifi_pct": "", "source": "measured"},
+         "wifi_pct": "", "source": "measured", "districts_measured": "", "districts": ""},
         {"area": "S1", "level": "district", "homes": "", "eligible": "", "eligible_pct": "34.8",
          "download_median_mbps": "", "download_p10_mbps": "", "upload_median_mbps": "", "mos_median": "",
-         "wifi_pct": "", "source": "ofcom_prior"},
+         "wifi_pct": "", "source": "ofcom_prior", "districts_measured": "", "districts": ""},
     ]
 
 
 def test_areas_csv_of_no_rows_is_the_header() -> None:
-    assert areas_csv(()) == ",".join(CSV_COLUMNS) + "\n"
+    assert areas_csv(()) == ",".join(CSV_COLUMNS + COVERAGE_COLUMNS) + "\n"
 
 
 def test_geojson_is_a_feature_collection_with_level_and_attribution() -> None:
