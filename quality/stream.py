@@ -18,6 +18,7 @@ from homeshore.quality.clock import infer_clock_hz
 from homeshore.quality.codecs import (
     COMFORT_NOISE_PAYLOAD_TYPES,
     STATIC_PAYLOAD_TYPES,
+    canonical_codec,
     is_comfort_noise_codec,
     is_event_codec,
 )
@@ -185,7 +186,7 @@ class RtpStream:
 
         if main_pt in signalled:
             name, clock_hz, _channels = signalled[main_pt]
-            self.codec, stated, source = name, clock_hz, "sdp"
+            self.codec, stated, source = canonical_codec(name), clock_hz, "sdp"
         elif main_pt in STATIC_PAYLOAD_TYPES:
             fmt = STATIC_PAYLOAD_TYPES[main_pt]
             self.codec, stated, source = fmt.codec, fmt.clock_hz, "static"
