@@ -33,7 +33,7 @@ class _Column:
 
 
 _CELL_PADDING = 3  # one space either side and one border line per column
-_PROBLEMS_MIN_WIDTH = 24  # what the problems column keeps before any other column gives way
+_PROBLEMS_MIN_WIDTH = 16  # what the problems column keeps, however narrow the terminal
 
 
 def _fitted_table(columns: tuple[_Column, ...], rows: list[list[str | Text]], width: int | None, **options) -> Table:
@@ -54,12 +54,22 @@ def _fitted_table(columns: tuple[_Column, ...], rows: list[list[str | Text]], wi
         if width is None or 1 + sum(needed[i] for i in kept) <= width:
             break
         kept.remove(index)
+    sizes = {i: natural[i] for i in kept}
+    for i in kept:
+        if columns[i].wraps:  # all the room the other columns leave, at least _PROBLEMS_MIN_WIDTH
+            room = natural[i] if width is None else width - 1 - sum(natural[k] for k in kept if k != i)
+            sizes[i] = min(natural[i], max(room, _PROBLEMS_MIN_WIDTH))
+    excess = 0 if width is None else 1 + sum(sizes.values()) - width
+    if excess > 0:  # the widest column that stays on one line (the addresses) gives way, cut with an ellipsis
+        widest = max((i for i in kept if not columns[i].wraps), key=lambda i: sizes[i])
+        sizes[widest] = max(sizes[widest] - excess, _CELL_PADDING + 1)
     table = Table(**options)
     for index in kept:
         column = columns[index]
+        size = sizes[index] - _CELL_PADDING
         table.add_column(column.header, justify=column.justify, no_wrap=not column.wraps,
-                         overflow="fold" if column.wraps else "ellipsis",
-                         min_width=None if column.wraps or column.drop_rank else min(natural[index], 12) - _CELL_PADDING)
+                         overflow="fold" if column.wraps else "ellipsis", min_width=size if column.wraps else None,
+                         max_width=size)
     for row in cells:
         table.add_row(*(row[index] for index in kept))
     return table

@@ -26,6 +26,7 @@ MAX_CANDIDATES: Final = 4096  # unconfirmed RTP-like flows kept at once; encrypt
 MAX_SIP_TCP_FLOWS: Final = 256  # SIP-over-TCP connections followed at once (a softphone has one or two)
 MAX_SIP_TCP_BUFFER: Final = 65536  # bytes of an incomplete SIP message kept per connection
 _RTP_HEADER = struct.Struct("!BBHII")
+POOR_MOS: Final = 3.6  # below this a call is poor (ITU-T G.107 Annex B: R 70, "some users dissatisfied")
 
 
 class _FarEnd:
@@ -336,6 +337,11 @@ class Analyzer:
             problems.append(f"{stream.timestamp_jumps} timestamp discontinuities")
         if stream.clock_hz is None:
             problems.append("clock rate unknown: no jitter")
+        score = stream.score(loss)
+        if score.mos is not None and score.mos < POOR_MOS and loss.discarded > loss.lost:
+            # A low MOS on a clean network reads like loss; say that late packets, not lost ones, brought it down.
+            problems.append(f"MOS {score.mos:.2f} from jitter-buffer discards: {loss.discarded} late packets "
+                            f"({100.0 * loss.discarded / loss.expected:.1f} %)")
         return StreamResult(
             ssrc=stream.ssrc,
             src=_endpoint(src, sport),
@@ -359,7 +365,7 @@ class Analyzer:
             jitter_max_ms=jitter.max_ms if jitter else None,
             jitter_last_ms=jitter.jitter_ms if jitter and jitter.count else None,
             max_delta_ms=1000.0 * jitter.max_delta_s if jitter and jitter.count else None,
-            score=stream.score(loss),
+            score=score,
             far_end=stream.far_end,
             problems=tuple(problems),
             windows=tuple(stream.windows),

@@ -310,3 +310,33 @@ def test_window_rows_name_their_stream_and_show_empty_windows(width, pcaps):
     assert by_stream["0x0EAF0EAF"] == [("09:22:40", "126"), ("09:22:50", "0"), ("09:23:00", "0"), ("09:23:10", "0"),
                                        ("09:23:20", "33")]
     assert [start for start, _ in by_stream["0x17D90134"]] == ["09:22:40", "09:22:50", "09:23:00", "09:23:10", "09:23:20"]
+
+
+SESS6_O = PCAPS / "rtpproxy_sess6.o.pcap"  # rtpproxy's reference (tests/rtp_analyze/sess6.o.output): 1 lost of 2039
+
+
+def test_a_mos_brought_down_by_discards_says_so(pcaps):
+    """With no jitter buffer (fixed:0) every packet later than the first one's transit is discarded: the network
+    lost 1 packet, the listener misses most of the rest, and the MOS reaches the floor of 1.00. The problems say
+    why, with the discard count and share the JSON gives."""
+    result = invoke("--json", "--jitter-buffer", "fixed:0", str(SESS6_O))
+    assert result.exit_code == 0, result.output
+    (stream,) = json.loads(result.stdout)["captures"][0]["streams"]
+    assert (stream["expected"], stream["lost"], stream["mos"]) == (2039, 1, 1.0)
+    assert stream["discarded"] > stream["lost"]
+    share = f"{100 * stream['discarded'] / stream['expected']:.1f} %"
+    assert f"MOS 1.00 from jitter-buffer discards: {stream['discarded']} late packets ({share})" in stream["problems"]
+
+    adaptive = json.loads(invoke("--json", str(SESS6_O)).stdout)["captures"][0]["streams"][0]
+    assert adaptive["mos"] > 3.6 and not any("discards" in problem for problem in adaptive["problems"])
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_the_table_shows_the_discards_behind_a_mos_of_one(width, pcaps):
+    result = CliRunner(env={"COLUMNS": str(width), "NO_COLOR": "1"}).invoke(
+        cli, ["analyze", "--jitter-buffer", "fixed:0", str(SESS6_O)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= width
+    problems = " ".join(line.split("│")[-2].strip() for line in lines if line.startswith("│"))
+    assert "1.00 (L)" in result.stdout and "jitter-buffer discards:" in problems, result.stdout
