@@ -18,6 +18,7 @@ from homeshore.quality.decode import format_address, tcp_segment, udp_datagram
 from homeshore.quality.jitterbuffer import parse_spec
 from homeshore.quality.results import FarEndReport, StreamResult
 from homeshore.quality.rtp import rtp_header_bytes
+from homeshore.quality.sdp import SdpSession
 from homeshore.quality.sequence import MAX_DROPOUT
 from homeshore.quality.stream import RtpStream
 
@@ -87,7 +88,7 @@ class Analyzer:
         self.packets_read += 1
         datagram = udp_datagram(linktype, frame)
         if datagram is None:
-            self._add_other(linktype, frame)
+            self._add_other(time_s, linktype, frame)
             return
         src, sport, dst, dport, start, end = datagram
         if end - start >= 12 and 128 <= frame[start] <= 191 and not 192 <= frame[start + 1] <= 223:
@@ -110,7 +111,7 @@ class Analyzer:
         self.packets_read += 1
         datagram = udp_datagram(linktype, frame, snapped=True)
         if datagram is None:
-            self._add_other(linktype, frame)  # SIP over TCP is kept whole by the kernel filter
+            self._add_other(time_s, linktype, frame)  # SIP over TCP is kept whole by the kernel filter
             return
         src, sport, dst, dport, start, end = datagram
         self.add_udp(time_s, src, sport, dst, dport, frame[start:end], wire_bytes=end - start)
@@ -131,7 +132,7 @@ class Analyzer:
         elif kind == demux.DTLS:
             self.dtls_packets += 1
         elif sip.looks_like_sip(payload):
-            self._add_sip(payload)
+            self._add_sip(time_s, payload)
         elif kind == demux.TURN_CHANNEL and channel == 0:
             inner = demux.turn_channel_payload(payload, wire_bytes)
             if inner is not None:
@@ -140,7 +141,7 @@ class Analyzer:
                 self.add_udp(time_s, src, sport, dst, dport, data, channel=channel,
                              wire_bytes=None if wire_bytes is None else length)
 
-    def _add_other(self, linktype: int, frame: bytes) -> None:
+    def _add_other(self, time_s: float, linktype: int, frame: bytes) -> None:
         """Not UDP: SIP over TCP is read (RFC 3261 §18.3: messages framed by Content-Length); the rest counted."""
         self.undecoded += 1  # not UDP (counted so whatever it carries)
         segment = tcp_segment(linktype, frame)
@@ -166,7 +167,7 @@ class Analyzer:
             buffered = state[1] + data
         messages, rest = sip.split_stream(buffered)
         for message in messages:
-            self._add_sip(message)
+            self._add_sip(time_s, message)
         if len(rest) > MAX_SIP_TCP_BUFFER or (rest and not sip.may_start_message(rest)):
             self._sip_tcp.pop(connection, None)  # not SIP after all, or a message too large to be one
         else:
@@ -247,7 +248,7 @@ class Analyzer:
                 for stream in self._by_ssrc.get(block.ssrc, ()):
                     stream.far_end = far_end.report(stream.clock_hz)
 
-    def _add_sip(self, payload: bytes) -> None:
+    def _add_sip(self, time_s: float, payload: bytes) -> None:
         message = sip.parse_sip(payload, self.salt)
         if message is None:
             return
@@ -256,6 +257,8 @@ class Analyzer:
             self.ended_calls.add(message.call_key)
         if message.sdp is None:
             return
+        if message.method == "INVITE" and message.status_code is not None and 200 <= message.status_code < 300:
+            self._check_fax_switch(time_s, message.call_key, message.sdp)
         for media in message.sdp.media:
             if not media.port or media.address is None or "RTP" not in media.protocol.upper():
                 continue  # rejected streams, and T.38 (m=image udptl) after a fax re-INVITE
@@ -268,6 +271,24 @@ class Analyzer:
             self.call_of_endpoint[(address, media.port)] = message.call_key
             if not media.rtcp_mux:
                 self._bindings[(address, media.port + 1)] = rtpmap
+
+    def _check_fax_switch(self, time_s: float, call: str, sdp: SdpSession) -> None:
+        """A 2xx answer that accepts T.38 (`m=image <port> udptl t38`) switches the call's audio to fax: its RTP
+        streams may stop, and what they skip is no loss. An offer alone (one a 488 may refuse) switches nothing."""
+        fax = [media for media in sdp.media if media.kind == "image" and media.port and media.address is not None
+               and "udptl" in media.protocol.lower()]
+        if not fax:
+            return
+        endpoints = {endpoint for endpoint, key in self.call_of_endpoint.items() if key == call}
+        for media in fax:
+            try:
+                endpoints.add((_address_bytes(media.address or ""), media.port))
+            except OSError:
+                continue
+        for stream in self.unique_streams():
+            src, sport, dst, dport, _channel = stream.flow
+            if (src, sport) in endpoints or (dst, dport) in endpoints:
+                stream.switch_to_fax(time_s)
 
     # --- live capture: the clock moves on even when packets stop ---------------------------------------------
     def advance(self, now_s: float) -> None:
