@@ -38,8 +38,9 @@ _PROBLEMS_MIN_WIDTH = 16  # what the problems column keeps, however narrow the t
 
 def _fitted_table(columns: tuple[_Column, ...], rows: list[list[str | Text]], width: int | None, **options) -> Table:
     """A table of `rows` that fits `width` terminal columns: the least useful columns (by drop rank) are left out
-    until the rest fit, then rich shortens what is still too wide with an ellipsis. Addresses, identifiers and
-    figures never break across lines; only a wrapping column (the problems) folds.
+    until the rest fit; the wrapping column (the problems) takes the room left, at least _PROBLEMS_MIN_WIDTH; if
+    that is still too wide, the widest one-line column (the addresses) is cut with an ellipsis. Addresses,
+    identifiers and figures never break across lines.
 
     Strings are shown as they are: no rich markup or emoji codes (":1234:" in an IPv6 address would become an
     emoji); a cell that is styled comes as `Text`."""
