@@ -52,7 +52,7 @@ def analyze(ctx: click.Context, captures: tuple[str, ...], as_json: bool, window
         for capture in results:
             for warning in capture.warnings:
                 console.print(f"[yellow]warning:[/] {capture.name}: {warning}")
-            console.print(streams_table(capture))
+            console.print(streams_table(capture, console.width))
             if windows:
-                console.print(windows_table(capture))
+                console.print(windows_table(capture, console.width))
     ctx.exit(ExitStatus.CANNOT_MEASURE if failed else ExitStatus.OK)

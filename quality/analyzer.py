@@ -18,6 +18,7 @@ from homeshore.quality.decode import format_address, tcp_segment, udp_datagram
 from homeshore.quality.jitterbuffer import parse_spec
 from homeshore.quality.results import FarEndReport, StreamResult
 from homeshore.quality.rtp import rtp_header_bytes
+from homeshore.quality.sdp import SdpSession
 from homeshore.quality.sequence import MAX_DROPOUT
 from homeshore.quality.stream import RtpStream
 
@@ -26,6 +27,7 @@ MAX_CANDIDATES: Final = 4096  # unconfirmed RTP-like flows kept at once; encrypt
 MAX_SIP_TCP_FLOWS: Final = 256  # SIP-over-TCP connections followed at once (a softphone has one or two)
 MAX_SIP_TCP_BUFFER: Final = 65536  # bytes of an incomplete SIP message kept per connection
 _RTP_HEADER = struct.Struct("!BBHII")
+POOR_MOS: Final = 3.6  # below this a call is poor (ITU-T G.107 Annex B: R 70, "some users dissatisfied")
 
 
 class _FarEnd:
@@ -86,7 +88,7 @@ class Analyzer:
         self.packets_read += 1
         datagram = udp_datagram(linktype, frame)
         if datagram is None:
-            self._add_other(linktype, frame)
+            self._add_other(time_s, linktype, frame)
             return
         src, sport, dst, dport, start, end = datagram
         if end - start >= 12 and 128 <= frame[start] <= 191 and not 192 <= frame[start + 1] <= 223:
@@ -109,7 +111,7 @@ class Analyzer:
         self.packets_read += 1
         datagram = udp_datagram(linktype, frame, snapped=True)
         if datagram is None:
-            self._add_other(linktype, frame)  # SIP over TCP is kept whole by the kernel filter
+            self._add_other(time_s, linktype, frame)  # SIP over TCP is kept whole by the kernel filter
             return
         src, sport, dst, dport, start, end = datagram
         self.add_udp(time_s, src, sport, dst, dport, frame[start:end], wire_bytes=end - start)
@@ -130,7 +132,7 @@ class Analyzer:
         elif kind == demux.DTLS:
             self.dtls_packets += 1
         elif sip.looks_like_sip(payload):
-            self._add_sip(payload)
+            self._add_sip(time_s, payload)
         elif kind == demux.TURN_CHANNEL and channel == 0:
             inner = demux.turn_channel_payload(payload, wire_bytes)
             if inner is not None:
@@ -139,7 +141,7 @@ class Analyzer:
                 self.add_udp(time_s, src, sport, dst, dport, data, channel=channel,
                              wire_bytes=None if wire_bytes is None else length)
 
-    def _add_other(self, linktype: int, frame: bytes) -> None:
+    def _add_other(self, time_s: float, linktype: int, frame: bytes) -> None:
         """Not UDP: SIP over TCP is read (RFC 3261 §18.3: messages framed by Content-Length); the rest counted."""
         self.undecoded += 1  # not UDP (counted so whatever it carries)
         segment = tcp_segment(linktype, frame)
@@ -165,7 +167,7 @@ class Analyzer:
             buffered = state[1] + data
         messages, rest = sip.split_stream(buffered)
         for message in messages:
-            self._add_sip(message)
+            self._add_sip(time_s, message)
         if len(rest) > MAX_SIP_TCP_BUFFER or (rest and not sip.may_start_message(rest)):
             self._sip_tcp.pop(connection, None)  # not SIP after all, or a message too large to be one
         else:
@@ -246,7 +248,7 @@ class Analyzer:
                 for stream in self._by_ssrc.get(block.ssrc, ()):
                     stream.far_end = far_end.report(stream.clock_hz)
 
-    def _add_sip(self, payload: bytes) -> None:
+    def _add_sip(self, time_s: float, payload: bytes) -> None:
         message = sip.parse_sip(payload, self.salt)
         if message is None:
             return
@@ -255,6 +257,8 @@ class Analyzer:
             self.ended_calls.add(message.call_key)
         if message.sdp is None:
             return
+        if message.method == "INVITE" and message.status_code is not None and 200 <= message.status_code < 300:
+            self._check_fax_switch(time_s, message.call_key, message.sdp)
         for media in message.sdp.media:
             if not media.port or media.address is None or "RTP" not in media.protocol.upper():
                 continue  # rejected streams, and T.38 (m=image udptl) after a fax re-INVITE
@@ -267,6 +271,24 @@ class Analyzer:
             self.call_of_endpoint[(address, media.port)] = message.call_key
             if not media.rtcp_mux:
                 self._bindings[(address, media.port + 1)] = rtpmap
+
+    def _check_fax_switch(self, time_s: float, call: str, sdp: SdpSession) -> None:
+        """A 2xx answer that accepts T.38 (`m=image <port> udptl t38`) switches the call's audio to fax: its RTP
+        streams may stop, and what they skip is no loss. An offer alone (one a 488 may refuse) switches nothing."""
+        fax = [media for media in sdp.media if media.kind == "image" and media.port and media.address is not None
+               and "udptl" in media.protocol.lower()]
+        if not fax:
+            return
+        endpoints = {endpoint for endpoint, key in self.call_of_endpoint.items() if key == call}
+        for media in fax:
+            try:
+                endpoints.add((_address_bytes(media.address or ""), media.port))
+            except OSError:
+                continue
+        for stream in self.unique_streams():
+            src, sport, dst, dport, _channel = stream.flow
+            if (src, sport) in endpoints or (dst, dport) in endpoints:
+                stream.switch_to_fax(time_s)
 
     # --- live capture: the clock moves on even when packets stop ---------------------------------------------
     def advance(self, now_s: float) -> None:
@@ -336,6 +358,11 @@ class Analyzer:
             problems.append(f"{stream.timestamp_jumps} timestamp discontinuities")
         if stream.clock_hz is None:
             problems.append("clock rate unknown: no jitter")
+        score = stream.score(loss)
+        if score.mos is not None and score.mos < POOR_MOS and loss.discarded > loss.lost:
+            # A low MOS on a clean network reads like loss; say that late packets, not lost ones, brought it down.
+            problems.append(f"MOS {score.mos:.2f} from jitter-buffer discards: {loss.discarded} late packets "
+                            f"({100.0 * loss.discarded / loss.expected:.1f} %)")
         return StreamResult(
             ssrc=stream.ssrc,
             src=_endpoint(src, sport),
@@ -359,7 +386,7 @@ class Analyzer:
             jitter_max_ms=jitter.max_ms if jitter else None,
             jitter_last_ms=jitter.jitter_ms if jitter and jitter.count else None,
             max_delta_ms=1000.0 * jitter.max_delta_s if jitter and jitter.count else None,
-            score=stream.score(loss),
+            score=score,
             far_end=stream.far_end,
             problems=tuple(problems),
             windows=tuple(stream.windows),

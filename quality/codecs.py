@@ -51,6 +51,28 @@ COMFORT_NOISE_PAYLOAD_TYPES = frozenset({13, 19})
 # Rates seen in practice, for snapping an inferred rate to what the sender almost certainly uses.
 STANDARD_CLOCK_RATES_HZ = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 90000)
 
+# How codec names are written in every output: the encoding name as IANA registers it (the "RTP Payload Format
+# media types" registry, RFC 4855), whatever case the SDP used (rtpmap names are case-insensitive, RFC 4566 §6).
+# So "PCMA" as RFC 3551 registers it, never "pcma", and "opus" (RFC 7587) in the lower case IANA registers.
+# A name not in this table is written in upper case.
+_REGISTERED_NAMES = {
+    name.lower(): name
+    for name in (
+        "PCMU", "PCMA", "GSM", "GSM-EFR", "GSM-HR-08", "G723", "DVI4", "LPC", "G722", "G7221", "L8", "L16", "L20",
+        "L24", "QCELP", "CN", "MPA", "G728", "G729", "G729D", "G729E", "G726-16", "G726-24", "G726-32", "G726-40",
+        "AAL2-G726-16", "AAL2-G726-24", "AAL2-G726-32", "AAL2-G726-40", "iLBC", "speex", "opus", "AMR", "AMR-WB",
+        "EVS", "SILK", "G719", "telephone-event", "tone", "red", "ulpfec", "t140", "CelB", "JPEG", "nv", "H261",
+        "MPV", "MP2T", "H263", "H263-1998", "H263-2000", "H264", "H265", "VP8", "VP9", "AV1",
+    )
+}  # fmt: skip
+
+
+def canonical_codec(name: str) -> str:
+    """`name` (an SDP rtpmap encoding name) in the case IANA registers it; unregistered names in upper case."""
+    name = name.strip()
+    return _REGISTERED_NAMES.get(name.lower(), name.upper())
+
+
 _EVENT_NAMES = frozenset({"telephone-event"})
 _COMFORT_NOISE_NAMES = frozenset({"cn"})
 

@@ -107,6 +107,14 @@ class SequenceTracker:
         self._pending_jump = -1
         return self.max_ext
 
+    def resume(self, first_sequence: int) -> int:
+        """Go on after a pause that lost nothing (RTP stopped for a T.38 fax phase while the sender's sequence
+        counter ran on): a new segment, as after a reset, but not counted as one. Returns the packet's extended
+        sequence number."""
+        self._restart(first_sequence, with_previous=False)
+        self.resets -= 1
+        return self.max_ext
+
     def _restart(self, first_sequence: int, with_previous: bool) -> None:
         if with_previous:
             self.strays -= 1  # the stray that started the jump belongs to the new segment

@@ -8,6 +8,7 @@ computed. Then the buffer is replayed and later packets are accounted at once.
 
 from __future__ import annotations
 
+import time
 from typing import Final
 
 from collections import Counter
@@ -18,13 +19,24 @@ from homeshore.quality.clock import infer_clock_hz
 from homeshore.quality.codecs import (
     COMFORT_NOISE_PAYLOAD_TYPES,
     STATIC_PAYLOAD_TYPES,
+    canonical_codec,
     is_comfort_noise_codec,
     is_event_codec,
 )
 from homeshore.quality.jitter import JitterMeter
 from homeshore.quality.jitterbuffer import JitterBuffer, make_jitter_buffer
 from homeshore.quality.results import FarEndReport, LossFigures, QualityScore, WindowResult
-from homeshore.quality.sequence import DUPLICATE, IN_ORDER, MAX_DROPOUT, MISSING, RESET, STRAY, SequenceTracker
+from homeshore.quality.sequence import (
+    DUPLICATE,
+    IN_ORDER,
+    MAX_DROPOUT,
+    MAX_MISORDER,
+    MISSING,
+    RESET,
+    SEQ_MOD,
+    STRAY,
+    SequenceTracker,
+)
 
 PROBATION_PACKETS: Final = 32  # enough timestamp steps to infer a clock rate
 CONFIRM_PACKETS: Final = 4  # consistent packets before an unsignalled flow counts as RTP
@@ -32,6 +44,7 @@ SILENCE_TS_STEPS: Final = 4  # a timestamp jump of more than this many packet st
 DYNAMIC_PT_MIN: Final = 96
 VIDEO_CLOCK_HZ: Final = 90000  # RFC 3551 §5: every video payload format uses a 90 kHz clock
 EVENT_PAYLOAD_BYTES: Final = 4  # RFC 4733 §2.3: one event is 4 bytes
+FAX_SETTLE_S: Final = 1.0  # RTP still in order this long after a switch to T.38: this stream did not pause
 
 _PLAYED = bytes.maketrans(b"\x00\x01\x02", b"\x00\x01\x00")  # received map -> 1 for played, 0 for lost/discarded
 
@@ -77,6 +90,7 @@ class RtpStream:
         "far_end",
         "on_window",
         "jitter_buffer_ms",
+        "fax_since_s",
     )
 
     def __init__(self, ssrc: int, flow, start_s: float, signalled: dict | None, window_s: float, on_window=None,
@@ -117,6 +131,7 @@ class RtpStream:
         self.far_end: FarEndReport | None = None  # set by the analyzer from RTCP
         self.on_window = on_window
         self.jitter_buffer_ms = jitter_buffer_ms  # None: adaptive playout; else a fixed depth
+        self.fax_since_s: float | None = None  # while set (Unix time of a switch to T.38), a gap is no loss
 
     # --- arrival -------------------------------------------------------------------------------------------
     def add(self, arrival_s: float, marker: bool, payload_type: int, sequence: int, timestamp: int, size: int) -> None:
@@ -185,7 +200,7 @@ class RtpStream:
 
         if main_pt in signalled:
             name, clock_hz, _channels = signalled[main_pt]
-            self.codec, stated, source = name, clock_hz, "sdp"
+            self.codec, stated, source = canonical_codec(name), clock_hz, "sdp"
         elif main_pt in STATIC_PAYLOAD_TYPES:
             fmt = STATIC_PAYLOAD_TYPES[main_pt]
             self.codec, stated, source = fmt.codec, fmt.clock_hz, "static"
@@ -227,6 +242,8 @@ class RtpStream:
             kind, ext = IN_ORDER, seq
             self._last_ts = timestamp
             self._last_seq = seq
+        elif self.fax_since_s is not None:
+            kind, ext = self._after_fax(tracker, arrival, seq, marker)
         else:
             kind, ext = tracker.update(seq, marker)
         if kind == DUPLICATE or kind == STRAY:
@@ -281,11 +298,31 @@ class RtpStream:
                 new_talkspurt = True
         self._last_ts = timestamp
         self._last_seq = seq
-        if kind == IN_ORDER and ext == tracker.max_ext:
+        if kind == IN_ORDER and ext == tracker.max_ext and self.fax_since_s is None:
             self._next_seq = (seq + 1) & 0xFFFF
         jitter.update(arrival, self.ts_ext)
         if not buffer.offer(arrival, self.ts_ext, new_talkspurt):
             tracker.mark_discarded(ext)
+
+    def switch_to_fax(self, time_s: float) -> None:
+        """The call switched to T.38 fax (a 2xx answer with `m=image ... udptl t38`, ITU-T T.38 Annex D) at `time_s`:
+        the RTP may stop until the call switches back, and the sequence numbers it skips meanwhile are no loss.
+        Packets take the slow path until that is settled (a gap after the switch, or RTP still flowing)."""
+        if self.fax_since_s is None:
+            self.fax_since_s = time_s
+            self._next_seq = -1
+            self.problems.append(f"switched to T.38 fax at {time.strftime('%H:%M:%S', time.gmtime(time_s))} UTC")
+
+    def _after_fax(self, tracker: SequenceTracker, arrival: float, seq: int, marker: bool) -> tuple[int, int]:
+        since_s = self.fax_since_s
+        assert since_s is not None
+        step = (seq - tracker.max_ext) & 0xFFFF
+        if self.start_s + arrival >= since_s and 1 < step < SEQ_MOD - MAX_MISORDER:
+            self.fax_since_s = None  # RTP back after the fax phase: a new segment, the skipped numbers not lost
+            return RESET, tracker.resume(seq)
+        if self.start_s + arrival >= since_s + FAX_SETTLE_S:
+            self.fax_since_s = None  # still in order well after the switch: this stream never paused
+        return tracker.update(seq, marker)
 
     def _is_event(self, payload_type: int, size: int) -> bool:
         """RFC 4733 events without SDP: another dynamic payload type carrying 4-byte event records."""

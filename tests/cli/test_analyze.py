@@ -3,6 +3,8 @@ click's CliRunner and once through the installed console script."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import os
 import re
@@ -16,6 +18,7 @@ from click.testing import CliRunner
 
 from homeshore.cli.main import cli
 from homeshore.cli.status import ExitStatus
+from homeshore.quality.capture import analyze_capture
 from tests.conftest import PCAPS
 
 DTMF2 = PCAPS / "rtppcap_SIP_DTMF2.pcap"
@@ -216,3 +219,124 @@ def test_bad_jitter_buffer_is_one_line_and_status_2(spec, pcaps):
     result = invoke("--jitter-buffer", spec, str(PCAPS / "sipp_g711a.pcap"))
     assert result.exit_code == ExitStatus.CANNOT_MEASURE
     assert "Traceback" not in result.output and "jitter buffer must be" in result.output
+
+
+# --- layout at 80, 120 and 200 columns, and in a pipe (issue 15) ------------------------------------------------
+
+FAX = PCAPS / "ndpi_FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
+# The two streams of FAX (tshark 4.0.17 -q -z rtp,streams, ../shared/pcaps/README.md).
+FAX_STREAMS = {0x0EAF0EAF: "10.35.60.100:15580 -> 10.23.1.52:16756", 0x17D90134: "10.23.1.52:16756 -> 10.35.60.100:15580"}
+
+
+def rendered(table, width: int) -> list[str]:
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(table)
+    return console.file.getvalue().splitlines()
+
+
+def header_cells(lines: list[str]) -> str:
+    """The text of a table's header row(s): the lines between the top border (┏) and the header rule (┡)."""
+    top = next(i for i, line in enumerate(lines) if line.startswith("┏"))
+    rule = next(i for i, line in enumerate(lines) if line.startswith("┡"))
+    return " ".join(lines[top + 1 : rule])
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_table_fits_the_terminal_and_keeps_addresses_on_one_line(width, pcaps):
+    result = CliRunner(env={"COLUMNS": str(width), "NO_COLOR": "1"}).invoke(cli, ["analyze", str(FAX)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= width
+    for address in FAX_STREAMS.values():
+        assert sum(address in line for line in lines) == 1, (address, result.stdout)
+    header = header_cells(lines)
+    for kept in ("source -> destination", "lost %", "MOS", "problems"):  # never the columns that vanish
+        assert kept in header, (width, header)
+    assert "1712 lost" in result.stdout  # the problems column shows its text, not a sliver of it
+
+
+def test_least_useful_columns_go_first():
+    from homeshore.cli.tables import streams_table
+
+    capture = analyze_capture(str(FAX))
+    headers = {width: header_cells(rendered(streams_table(capture, width), width)) for width in (80, 120, 200)}
+    assert "jitter mean ms" in headers[200] and "packets" in headers[200] and "SSRC" in headers[200]
+    assert "jitter mean ms" not in headers[120] and "packets" not in headers[120]  # the first to go
+    assert "SSRC" in headers[120] and "jitter max ms" in headers[120]  # kept while they fit
+    assert "jitter mean ms" not in headers[80] and "SSRC" not in headers[80]
+    assert "problems" in headers[80] and "MOS" in headers[80]
+
+
+def test_an_address_too_long_for_the_terminal_is_cut_with_an_ellipsis():
+    from homeshore.cli.tables import streams_table
+
+    capture = analyze_capture(str(FAX))
+    long_src, long_dst = "[2001:db8:ffff:1234:5678:9abc:def0:1]:15580", "[2001:db8:eeee:4321:8765:cba9:fed:2]:16756"
+    streams = tuple(dataclasses.replace(s, src=long_src, dst=long_dst) for s in capture.streams)
+    lines = rendered(streams_table(dataclasses.replace(capture, streams=streams), 80), 80)
+    assert max(len(line) for line in lines) <= 80
+    rows = [line for line in lines if long_src[:20] in line]
+    assert len(rows) == 2 and all("…" in row for row in rows), lines  # one line per stream, cut visibly
+    assert not any("16756" in line and long_src[:20] not in line for line in lines)  # no folded remainder
+
+
+def test_in_a_pipe_the_table_is_80_columns(tmp_path, pcaps):
+    env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
+    piped = subprocess.run([str(CONSOLE_SCRIPT), "analyze", "--windows", str(FAX)], capture_output=True, text=True,
+                           timeout=120, env=env)
+    assert piped.returncode == 0, piped.stderr
+    lines = piped.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "\x1b[" not in piped.stdout  # no colour codes in a pipe
+    for address in FAX_STREAMS.values():
+        assert any(line.strip().startswith("0x") and address in line for line in lines), address
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_window_rows_name_their_stream_and_show_empty_windows(width, pcaps):
+    """0x0EAF0EAF sends nothing from 09:22:47.95 to 09:23:22.2 (tshark: max delta 34261.832 ms): the windows
+    starting 09:22:50, 09:23:00 and 09:23:10 are empty and shown as such, between the two with packets."""
+    result = CliRunner(env={"COLUMNS": str(width), "NO_COLOR": "1"}).invoke(cli, ["analyze", "--windows", str(FAX)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= width
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if re.match(r"│ 0x[0-9A-F]{8} ", line)]
+    by_stream: dict[str, list[tuple[str, str]]] = {}
+    for row in rows:
+        by_stream.setdefault(row[0], []).append((row[1], row[2]))  # (start, packets), the row's stream named in full
+    assert set(by_stream) == {f"0x{ssrc:08X}" for ssrc in FAX_STREAMS}
+    assert by_stream["0x0EAF0EAF"] == [("09:22:40", "126"), ("09:22:50", "0"), ("09:23:00", "0"), ("09:23:10", "0"),
+                                       ("09:23:20", "33")]
+    assert [start for start, _ in by_stream["0x17D90134"]] == ["09:22:40", "09:22:50", "09:23:00", "09:23:10", "09:23:20"]
+
+
+SESS6_O = PCAPS / "rtpproxy_sess6.o.pcap"  # rtpproxy's reference (tests/rtp_analyze/sess6.o.output): 1 lost of 2039
+
+
+def test_a_mos_brought_down_by_discards_says_so(pcaps):
+    """With no jitter buffer (fixed:0) every packet later than the first one's transit is discarded: the network
+    lost 1 packet, the listener misses most of the rest, and the MOS reaches the floor of 1.00. The problems say
+    why, with the discard count and share the JSON gives."""
+    result = invoke("--json", "--jitter-buffer", "fixed:0", str(SESS6_O))
+    assert result.exit_code == 0, result.output
+    (stream,) = json.loads(result.stdout)["captures"][0]["streams"]
+    assert (stream["expected"], stream["lost"], stream["mos"]) == (2039, 1, 1.0)
+    assert stream["discarded"] > stream["lost"]
+    share = f"{100 * stream['discarded'] / stream['expected']:.1f} %"
+    assert f"MOS 1.00 from jitter-buffer discards: {stream['discarded']} late packets ({share})" in stream["problems"]
+
+    adaptive = json.loads(invoke("--json", str(SESS6_O)).stdout)["captures"][0]["streams"][0]
+    assert adaptive["mos"] > 3.6 and not any("discards" in problem for problem in adaptive["problems"])
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_the_table_shows_the_discards_behind_a_mos_of_one(width, pcaps):
+    result = CliRunner(env={"COLUMNS": str(width), "NO_COLOR": "1"}).invoke(
+        cli, ["analyze", "--jitter-buffer", "fixed:0", str(SESS6_O)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= width
+    problems = " ".join(line.split("│")[-2].strip() for line in lines if line.startswith("│"))
+    assert "1.00 (L)" in result.stdout and "jitter-buffer discards:" in problems, result.stdout
