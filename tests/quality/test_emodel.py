@@ -167,17 +167,18 @@ def test_ie_eff_equation(ie, bpl, loss_pct, burst_r, expected):
 
 
 @pytest.mark.parametrize(
-    ("one_way_delay_ms", "kind"),
+    ("one_way_delay_ms", "kind", "expected_id"),
     [
-        (None, "listening"),
-        (0.0, "conversational"),
-        (150.0, "conversational"),
+        # Id as in test_delay_impairment below (G.107 §7.4); no delay known is scored at none.
+        (None, "listening", 0.15),
+        (0.0, "conversational", 0.15),
+        (150.0, "conversational", 3.82),
     ],
 )
-def test_kind_follows_whether_delay_is_known(one_way_delay_ms, kind):
+def test_kind_follows_whether_delay_is_known(one_way_delay_ms, kind, expected_id):
     result = score("PCMU", 1.0, one_way_delay_ms=one_way_delay_ms)
     assert result.kind == kind
-    assert result.id_ == pytest.approx(delay_impairment(one_way_delay_ms or 0.0), abs=1e-12)
+    assert result.id_ == pytest.approx(expected_id, abs=TOLERANCE)
 
 
 def test_listening_score_uses_zero_delay():
