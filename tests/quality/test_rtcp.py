@@ -359,15 +359,28 @@ valid_packets = st.one_of(
     st.builds(sdes, u32, st.binary(max_size=40)),
     st.builds(bye, st.lists(u32, max_size=3), st.binary(max_size=20)),
 )
-valid_compounds = st.lists(valid_packets, min_size=1, max_size=4).map(b"".join)
+valid_compounds = st.lists(valid_packets, min_size=1, max_size=4)
+
+
+def assert_read_from_the_bytes(data: bytes, result: RtcpCompound | None) -> None:
+    """What any parse must agree with, whatever the bytes: RTCP is told from RTP by RFC 5761 §4 (version 2, second
+    octet 192-223, at least a header and an SSRC), and the first packet is the first header's type and SSRC."""
+    assert is_rtcp(data) is (len(data) >= 8 and data[0] >> 6 == 2 and 192 <= data[1] <= 223)
+    if result is None:
+        return
+    assert is_rtcp(data) and result.packets, data.hex()
+    first = result.packets[0]
+    assert first.packet_type == data[1]
+    if first.packet_type in (200, 201) or result.encrypted:  # SR, RR: the sender's SSRC follows the header
+        assert first.ssrc == struct.unpack_from("!I", data, 4)[0]
+    if not result.encrypted:
+        assert all(192 <= packet.packet_type <= 223 for packet in result.packets)
 
 
 @settings(max_examples=500)
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_never_raise(data):
-    result = parse_compound(data)
-    assert result is None or isinstance(result, RtcpCompound)
-    assert isinstance(is_rtcp(data), bool)
+    assert_read_from_the_bytes(data, parse_compound(data))
 
 
 @settings(max_examples=300)
@@ -376,23 +389,34 @@ def test_arbitrary_bytes_never_raise(data):
     st.binary(max_size=120),
 )
 def test_rtcp_looking_bytes_never_raise(head, rest):
-    result = parse_compound(head + rest)
-    assert result is None or isinstance(result, RtcpCompound)
+    assert_read_from_the_bytes(head + rest, parse_compound(head + rest))
 
 
 @settings(max_examples=300)
 @given(valid_compounds, st.data())
-def test_valid_compounds_parse_whole_and_truncations_never_raise(data, draw):
+def test_valid_compounds_parse_whole_and_truncations_never_raise(parts, draw):
+    data = b"".join(parts)
     compound = parse_compound(data)
+    assert_read_from_the_bytes(data, compound)
     if is_rtcp(data):  # a lone BYE without sources is 4 bytes, too short to tell from noise
         assert compound is not None and not compound.encrypted
+        assert [packet.packet_type for packet in compound.packets] == [part[1] for part in parts]
     cut = draw.draw(st.integers(0, len(data)))
     truncated = parse_compound(data[:cut])
-    assert truncated is None or isinstance(truncated, RtcpCompound)
+    assert_read_from_the_bytes(data[:cut], truncated)
+    if truncated is not None and not truncated.encrypted:  # the packets a cut leaves whole read as before
+        assert compound is not None and truncated.packets == compound.packets[:len(truncated.packets)]
 
 
-@settings(max_examples=200)
-@given(u32, st.floats(0, 2**31, allow_nan=False), u32)
-def test_rtt_is_none_or_within_bounds(lsr, arrival, dlsr):
-    result = rtt_ms(arrival, lsr, dlsr)
-    assert result is None or 0.0 <= result <= 60_000.0
+@settings(max_examples=300)
+@given(st.floats(0, 2**31, allow_nan=False), u32, st.integers(-65536, 70 * 65536), u32)
+def test_rtt_is_rfc3550_arithmetic_or_none(arrival, dlsr, rtt_units, noise_lsr):
+    # RFC 3550 §6.4.1: RTT = A - LSR - DLSR in 1/65536 s, modulo 2**32. The report is built to echo an SR sent
+    # rtt_units before A - DLSR; none without an SR (LSR 0), below zero, or above the 60 s the module takes for a
+    # round trip. An LSR drawn at random instead (noise_lsr) is almost always one of those.
+    lsr = (ntp_middle32(arrival) - dlsr - rtt_units) % 2**32
+    expected = None if lsr == 0 or not 0 <= rtt_units <= 60 * 65536 else rtt_units * 1000 / 65536
+    assert rtt_ms(arrival, lsr, dlsr) == (None if expected is None else pytest.approx(expected, rel=1e-12))
+    units = (ntp_middle32(arrival) - noise_lsr - dlsr) % 2**32
+    noise = rtt_ms(arrival, noise_lsr, dlsr)
+    assert noise is None if noise_lsr == 0 or units > 60 * 65536 else noise == pytest.approx(units * 1000 / 65536)

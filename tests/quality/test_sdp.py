@@ -263,21 +263,41 @@ sdp_lines = st.one_of(
     st.text(max_size=40),
     st.builds("{}={}".format, st.sampled_from("vocmaptbk"), st.text(max_size=40)),
     st.builds("m={} {} {} {}".format, *[st.text(max_size=6)] * 4),
+    st.builds("m={} {} {} {}".format, st.sampled_from(["audio", "AUDIO", "Video", "image"]),
+              st.integers(0, 70_000), st.sampled_from(["RTP/AVP", "rtp/savp", "udptl"]),
+              st.lists(st.integers(0, 200), max_size=3).map(lambda pts: " ".join(map(str, pts)))),
     st.builds("a=rtpmap:{} {}/{}/{}".format, *[st.text(max_size=5)] * 4),
     st.builds("a=ptime:{}".format, st.text(max_size=8)),
 )
 
 
+def assert_read_from_the_text(text: str, result: SdpSession | None) -> None:
+    """What any parse must agree with: an SDP body starts with v= (RFC 4566 §5), each media section comes from an
+    m= line (§5.14: the media type is its first word, the port 0-65535), RTP payload types are 0-127 (RFC 3550
+    §5.1) and a direction is one of RFC 4566 §6's four."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    assert (result is None) is (not lines or not lines[0].startswith("v="))
+    if result is None:
+        return
+    m_lines = [line[2:].split() for line in lines[1:] if line.startswith("m=")]
+    assert len(result.media) <= len(m_lines)
+    for media in result.media:
+        assert media.kind in {words[0].lower() for words in m_lines if words}
+        assert 0 <= media.port <= 65535 and all(0 <= pt <= 127 for pt in media.payload_types)
+        assert media.direction in {"sendrecv", "sendonly", "recvonly", "inactive"}
+
+
 @settings(max_examples=500)
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_never_raise(data):
-    result = parse_sdp(data)
-    assert result is None or isinstance(result, SdpSession)
+    assert_read_from_the_text(data.decode("utf-8", errors="replace"), parse_sdp(data))
 
 
 @settings(max_examples=500)
 @given(st.lists(sdp_lines, max_size=12), st.sampled_from(["\r\n", "\n", "\r"]))
 def test_sdp_shaped_text_never_raises(lines, line_end):
-    result = parse_sdp(line_end.join(["v=0", *lines]))
-    assert isinstance(result, SdpSession)
+    text = line_end.join(["v=0", *lines])
+    result = parse_sdp(text)
+    assert result is not None
+    assert_read_from_the_text(text, result)
     hash(result)
