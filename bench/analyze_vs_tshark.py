@@ -8,7 +8,8 @@ whether every stream's loss count agrees. Targets (issue 3): >= 1,000,000 packet
 
     python bench/analyze_vs_tshark.py [--packets N] [--streams N] [--pcapng] [--repeat N] [--keep DIR]
 
-measures whichever homeshore the interpreter imports: `make bench` builds the compiled one and puts it first.
+measures whichever homeshore the interpreter imports (outside the repository, whose homeshore/ would shadow an
+installed one): `make bench` runs it from `.venv`, as the README's set-up installs it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ JITTER_S = 0.004
 # Which path `analyze` took on this capture (see homeshore.quality.capture.analyze_capture).
 ENGINE = (
     "from homeshore.quality import fastscan; print('compiled (mypyc), pcap records read in place' if fastscan.COMPILED"
-    " else 'pure Python, frame by frame (make bench builds the compiled one)')"
+    " else 'pure Python, frame by frame (installed without a working C compiler, see README: Set-up)')"
 )
 
 
@@ -118,7 +119,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("tshark") is None:
         raise SystemExit("tshark is not installed (scripts/install-system-deps)")
-    # Children run in workdir: from the repository root, its homeshore/ would shadow a build on PYTHONPATH.
+    # Children run in workdir: from the repository root, its homeshore/ would shadow the installed one.
     workdir = (args.keep or Path(tempfile.mkdtemp(prefix="homeshore-bench-"))).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     capture = workdir / "bench.pcap"

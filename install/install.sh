@@ -57,6 +57,8 @@ fi
 # shellcheck disable=SC2086
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade $pip_args "$source_dir"
 echo "installed homeshore $("$venv/bin/python" -c 'import homeshore; print(homeshore.__version__)') from $source_dir"
+# Compiled by mypyc where a C compiler is present; pip shows the build's own warning only with -v, so say which.
+"$venv/bin/python" "$here/engine.py"
 
 mkdir -p "$root/bin"
 # Relative, so that it also resolves inside a --destdir staging tree.

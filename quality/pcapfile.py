@@ -230,7 +230,10 @@ class CaptureReader:
                                 ):
                                     break
                                 linktype, units, offset_s = interfaces[iface]
-                                last_ts = (ts_high << 32 | ts_low) / units + offset_s
+                                # Whole seconds apart, as in classic pcap: mypyc divides two ints as doubles,
+                                # and a nanosecond count (over 2**53) rounded before the division is an ulp off.
+                                ticks = ts_high << 32 | ts_low
+                                last_ts = ticks // units + ticks % units / units + offset_s
                                 start = pos + 28
                                 pos = stop
                                 n += 1
@@ -283,7 +286,8 @@ class CaptureReader:
                             self._corrupt(base + pos, "packet block")
                             return
                         linktype, units, offset_s = interfaces[iface]
-                        last_ts = (ts_high << 32 | ts_low) / units + offset_s
+                        ticks = ts_high << 32 | ts_low
+                        last_ts = ticks // units + ticks % units / units + offset_s
                         start = pos + 28
                         pos = stop
                         n += 1

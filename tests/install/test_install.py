@@ -4,6 +4,7 @@ index), the systemd unit checked by `systemd-analyze verify`, and the launchd pr
 
 from __future__ import annotations
 
+import os
 import plistlib
 import re
 import shutil
@@ -23,9 +24,9 @@ _NOT_SOURCE = shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__
                                      "tests", "*.so")
 
 
-def run(script: str, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
+def run(script: str, *args: str, timeout_s: float = 300, **env: str) -> subprocess.CompletedProcess:
     result = subprocess.run(["bash", str(INSTALL / script), *args], capture_output=True, text=True,
-                            timeout=timeout_s)
+                            timeout=timeout_s, env={**os.environ, **env})
     return result
 
 
@@ -49,9 +50,15 @@ def test_staged_install_twice_then_uninstall(tmp_path):
     unit_existed = real_unit.exists()
     install_args = ["--destdir", str(stage), "--prefix", PREFIX, "--source", str(source), "--python", sys.executable]
 
+    # No C compiler, which also spares this test mypyc's minute (test_wheel.py builds the compiled one): pure
+    # Python, and install.sh says so in exactly one line.
     started = time.monotonic()
-    first = ok(run("install.sh", *install_args))
+    first_run = run("install.sh", *install_args, CC="/bin/false")
+    first = ok(first_run)
     first_s = time.monotonic() - started
+    assert [line for line in (first_run.stdout + first_run.stderr).splitlines() if "warning" in line] == [
+        "homeshore: warning: the capture analyser is pure Python, several times slower (built without a working"
+        " C compiler, or with HOMESHORE_COMPILE=0): install gcc and python3-dev, then install again"]
     root = stage / PREFIX.lstrip("/")
     homeshore = root / "bin" / "homeshore"
     unit = stage / "etc/systemd/system/homeshore-agent.service"
@@ -78,7 +85,7 @@ def test_staged_install_twice_then_uninstall(tmp_path):
     config.write_text('[collector]\nurl = "http://collector.example.org:8086"\n')
     unit.write_text("stale")
     started = time.monotonic()
-    second = ok(run("install.sh", *install_args))
+    second = ok(run("install.sh", *install_args, CC="/bin/false"))
     second_s = time.monotonic() - started
     assert any(line.startswith("keeping the virtual environment") for line in second)
     assert any(line.startswith("kept the existing") for line in second)
