@@ -20,7 +20,7 @@ INSTALL = REPO / "install"
 UNIT = INSTALL / "homeshore-agent.service"
 # A prefix nothing on this machine uses, so the test can tell that a staged install left the real system alone.
 PREFIX = "/opt/homeshore-staged-test"
-_NOT_SOURCE = shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__", ".pytest_cache",
+_NOT_SOURCE = shutil.ignore_patterns(".venv", ".venv-dev", ".git", "build", "*.egg-info", "__pycache__", ".pytest_cache",
                                      "tests", "*.so")
 
 
