@@ -54,8 +54,9 @@ class Invites:
             return InviteCheck(InviteStatus.FORGED)
         if verdict.status is InviteStatus.EXPIRED:
             return InviteCheck(InviteStatus.EXPIRED, invite)
-        if take_use and self._store.take_use(invite.invite_id, now_s):
-            return InviteCheck(InviteStatus.VALID, self._store.get(invite.invite_id))
-        if take_use or invite.uses_left == 0:
-            return InviteCheck(InviteStatus.USED_UP, invite)
-        return InviteCheck(InviteStatus.VALID, invite)
+        if take_use:
+            # The same now_s as the token's expiry test, so a refused use means none was left (another took it).
+            taken = self._store.take_use(invite.invite_id, now_s)
+            invite = self._store.get(invite.invite_id) or invite
+            return InviteCheck(InviteStatus.VALID if taken else InviteStatus.USED_UP, invite)
+        return InviteCheck(InviteStatus.VALID if invite.uses_left else InviteStatus.USED_UP, invite)

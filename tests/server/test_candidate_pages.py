@@ -28,31 +28,37 @@ PURPLE, GREEN, WHITE = (0x5A, 0x2D, 0x82), (0x1F, 0x6F, 0x43), (0xFF, 0xFF, 0xFF
 
 
 class Clock:
-    now_s = float(START_S)
+    def __init__(self) -> None:
+        self.now_s = float(START_S)
 
     def __call__(self) -> float:
         return self.now_s
 
 
 @pytest.fixture
-def pages(tmp_path: Path):
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def pages(tmp_path: Path, clock: Clock):
     try:
         from homeshore.server.candidate_pages import CandidatePages
     except ImportError:
         skip_or_fail("aiohttp is not installed (pip install 'homeshore[server]')")
-    return CandidatePages(Invites(SECRET, InviteStore(tmp_path / "invites.sqlite3"), Clock()))
+    return CandidatePages(Invites(SECRET, InviteStore(tmp_path / "invites.sqlite3"), clock))
 
 
 @pytest.fixture
-def links(pages) -> dict[InviteStatus, str]:
-    """One link of each kind (the clock stays at START_S)."""
+def links(pages, clock: Clock) -> dict[InviteStatus, str]:
+    """One link of each kind (the clock left at START_S)."""
     invites = pages.invites
     valid, _ = invites.create("R-1", "NG5", 3600, 1)
     used_up, _ = invites.create("R-2", None, 3600, 1)
     assert invites.start_check(used_up).status is InviteStatus.VALID
-    invites._clock.now_s = START_S - 7200  # an invite made two hours ago, for one hour
+    clock.now_s = START_S - 7200  # an invite made two hours ago, for one hour
     expired, _ = invites.create("R-3", None, 3600, 1)
-    invites._clock.now_s = START_S
+    clock.now_s = START_S
     forged = valid[:40] + ("A" if valid[40] != "A" else "B") + valid[41:]
     return {InviteStatus.VALID: valid, InviteStatus.USED_UP: used_up, InviteStatus.EXPIRED: expired,
             InviteStatus.FORGED: forged}
