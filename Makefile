@@ -24,7 +24,7 @@ $(STAMP): $(SOURCES)
 $(DEV_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(DEV_VENV)
 	$(DEV_VENV)/bin/pip install --quiet --upgrade pip
-	$(DEV_VENV)/bin/pip install --quiet -e '.[test,uk]'
+	$(DEV_VENV)/bin/pip install --quiet -e '.[test,uk,server]'
 	touch $(DEV_STAMP)
 
 install: $(STAMP)

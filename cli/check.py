@@ -7,7 +7,6 @@ path costs no 60-second test). The measurement modules are imported when the com
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,8 +16,7 @@ import click
 from homeshore.cli.agent import CONFIG_OPTION
 from homeshore.cli.errors import UsageProblem
 from homeshore.cli.status import ExitStatus
-
-CANDIDATE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/#:-]{0,63}$")
+from homeshore.planning.candidate_ref import CANDIDATE_REF, CANDIDATE_REF_RULE
 
 
 def _server(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -37,8 +35,7 @@ def _server(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 
 def _candidate(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not CANDIDATE_REF.match(value):
-        raise click.BadParameter("a candidate reference is 1-64 letters, digits, spaces and ._/#:- "
-                                 "(a reference from your records, never a name or phone number)")
+        raise click.BadParameter(CANDIDATE_REF_RULE)
     return value
 
 

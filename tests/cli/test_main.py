@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from homeshore.cli.main import COMMANDS, cli
 
-EXPECTED = {"agent", "analyze", "calls", "check", "collector", "map", "serve"}
+EXPECTED = {"agent", "analyze", "calls", "check", "collector", "invite", "map", "serve"}
 
 
 def test_every_command_resolves_to_a_click_command_of_its_name() -> None:
@@ -47,7 +47,7 @@ def test_one_command_does_not_import_the_others() -> None:
     loaded = set(output.strip().splitlines()[-1].split())
     assert "homeshore.cli.analyze" in loaded
     assert not loaded & {"homeshore.cli.agent", "homeshore.cli.map", "homeshore.cli.check", "homeshore.cli.serve",
-                         "homeshore.cli.collector", "homeshore.cli.calls"}
+                         "homeshore.cli.collector", "homeshore.cli.calls", "homeshore.cli.invite"}
 
 
 def test_an_unknown_command_is_one_line_and_exit_2() -> None:

@@ -4,7 +4,8 @@ The requests come from Chromium's own net log (`--log-net-log`), not from a prox
 URL request the network stack starts is logged with its initiator. Chromium's own background services (Gaia's
 ListAccounts, the component updater) still start requests with every flag of DESIGN.md's recipe; they carry the
 initiator "not an origin" and are kept apart from what the page asked for. `--host-resolver-rules` makes every
-name lookup fail, so nothing leaves the machine while the log still records each attempt.
+name lookup fail, so nothing leaves the machine while the log still records each attempt; 127.0.0.1 is left
+alone (the rule catches address literals too), so a test can load a page from a server of its own on loopback.
 
 The screenshot is decoded here in pure Python (zlib and the PNG filters), so tests can read pixels without an
 imaging library: 8-bit RGB or RGBA, not interlaced, which is what Chromium writes.
@@ -27,7 +28,7 @@ BROWSER_INITIATOR = "not an origin"  # the net log's initiator for requests Chro
 FLAGS = (  # DESIGN.md's recipe
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-features=NetworkTimeServiceQuerying", "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--disable-features=NetworkTimeServiceQuerying", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 )
 
 
@@ -73,36 +74,45 @@ class Rendering:
                      and not r.url.startswith("file:"))
 
 
-def render(chromium: str, page: Path, workdir: Path, *, width: int = 1200, height: int = 900,
+def render(chromium: str, page: Path | str, workdir: Path, *, width: int = 1200, height: int = 900,
            timeout_s: float = TIMEOUT_S) -> Rendering:
-    """Screenshot `page` at width x height; the net log and profile go under `workdir` (one per call)."""
+    """Screenshot `page` (a file, or a URL as text) at width x height; the net log and profile go under `workdir`
+    (one per call)."""
     workdir.mkdir(parents=True, exist_ok=True)
     screenshot, netlog = workdir / "screenshot.png", workdir / "netlog.json"
     returncode, output, _ = _run([chromium, *FLAGS, f"--user-data-dir={workdir / 'profile'}",
                                   f"--screenshot={screenshot}", f"--window-size={width},{height}",
                                   f"--log-net-log={netlog}", "--net-log-capture-mode=Default",
-                                  page.resolve().as_uri()], page, timeout_s)
+                                  _uri(page)], page, timeout_s)
     if returncode != 0 or not screenshot.is_file():
         tail = output.decode(errors="replace")[-2000:]
-        raise AssertionError(f"chromium exited {returncode} without a screenshot of {page.name}:\n{tail}")
+        raise AssertionError(f"chromium exited {returncode} without a screenshot of {_name(page)}:\n{tail}")
     return Rendering(screenshot, url_requests(read_netlog(netlog)))
 
 
-def dump_dom(chromium: str, page: Path, workdir: Path, *, width: int = 1200, height: int = 900,
+def dump_dom(chromium: str, page: Path | str, workdir: Path, *, width: int = 1200, height: int = 900,
              timeout_s: float = TIMEOUT_S) -> str:
     """The page's DOM as Chromium serialises it once loaded (`--dump-dom`), after its scripts have run, laid
     out in a width x height window (as `render` takes its screenshot)."""
     workdir.mkdir(parents=True, exist_ok=True)
     returncode, output, errors = _run([chromium, *FLAGS, f"--user-data-dir={workdir / 'profile'}",
-                                       f"--window-size={width},{height}", "--dump-dom", page.resolve().as_uri()],
+                                       f"--window-size={width},{height}", "--dump-dom", _uri(page)],
                                       page, timeout_s, separate_stderr=True)
     if returncode != 0 or not output.strip():
-        raise AssertionError(f"chromium exited {returncode} without a DOM of {page.name}:\n"
+        raise AssertionError(f"chromium exited {returncode} without a DOM of {_name(page)}:\n"
                              f"{errors.decode(errors='replace')[-2000:]}")
     return output.decode("utf-8")
 
 
-def _run(command: list[str], page: Path, timeout_s: float, separate_stderr: bool = False) -> tuple[int, bytes, bytes]:
+def _uri(page: Path | str) -> str:
+    return page if isinstance(page, str) else page.resolve().as_uri()
+
+
+def _name(page: Path | str) -> str:
+    return page if isinstance(page, str) else page.name
+
+
+def _run(command: list[str], page: Path | str, timeout_s: float, separate_stderr: bool = False) -> tuple[int, bytes, bytes]:
     """(exit code, stdout, stderr) of one Chromium run; stderr joins stdout unless kept apart."""
     # Its own session, so a hung browser is ended with its renderers by its process group's id, nothing else.
     process = subprocess.Popen(command, stdout=subprocess.PIPE,
@@ -113,7 +123,7 @@ def _run(command: list[str], page: Path, timeout_s: float, separate_stderr: bool
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
-        raise AssertionError(f"chromium did not finish {page.name} within {timeout_s:.0f} s") from None
+        raise AssertionError(f"chromium did not finish {_name(page)} within {timeout_s:.0f} s") from None
     return process.returncode, output, errors or b""
 
 

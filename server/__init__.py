@@ -1,0 +1,1 @@
+"""homeshore serve: the measurement server a contact centre runs next to its collector (the `server` extra)."""
