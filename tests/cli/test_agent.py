@@ -19,7 +19,7 @@ import pytest
 from homeshore.cli.status import ExitStatus
 from homeshore.collector.schema import Sample
 from tests.cli.agent_home import DATABASE, STOP_LIMIT_S, WRITER, AgentSetup, agent_environment, influx_with_writer
-from tests.references.influxd import free_port
+from tests.references.influxd import closed_port
 
 @pytest.fixture(scope="module")
 def influx():
@@ -200,10 +200,11 @@ def test_no_collector_configured_keeps_samples_in_the_local_spool_and_says_so(ho
 
 
 def test_an_unreachable_collector_is_retried_without_a_line_per_attempt(home) -> None:
-    home.configure(to=f"http://127.0.0.1:{free_port()}")
-    home.start()
-    home.wait_for(lambda: home.status().get("collector", {}).get("write_errors", 0) >= 3, 30, "failed writes")
-    assert home.stop()[0] == 0
+    with closed_port() as port:
+        home.configure(to=f"http://127.0.0.1:{port}")
+        home.start()
+        home.wait_for(lambda: home.status().get("collector", {}).get("write_errors", 0) >= 3, 30, "failed writes")
+        assert home.stop()[0] == 0
     assert len([line for line in home.log().splitlines() if "cannot write" in line]) == 1
     assert "will retry" in home.log()
 

@@ -28,7 +28,7 @@ from homeshore.collector.writer import WriteOutcome
 from homeshore.collector.writer_v1 import V1Writer
 from tests.conftest import require_tool
 from tests.references.http_peer import serving
-from tests.references.influxd import InfluxServer, free_port, quote_ident
+from tests.references.influxd import InfluxServer, closed_port, quote_ident
 
 WRITER = ("writer", "wr1ter-Pa55word")
 T0 = 1_700_000_000_000_000_000
@@ -181,11 +181,12 @@ def test_a_batch_with_one_malformed_line_is_malformed_and_influxd_16_keeps_the_o
 
 
 def test_a_closed_port_is_retry() -> None:
-    w = V1Writer(f"http://127.0.0.1:{free_port()}", "db", username="u", password="secret-pw", timeout_s=2)
-    try:
-        result = w.write(["host,agent=a cpu_pct=1.0 1"])
-    finally:
-        w.close()
+    with closed_port() as port:
+        w = V1Writer(f"http://127.0.0.1:{port}", "db", username="u", password="secret-pw", timeout_s=2)
+        try:
+            result = w.write(["host,agent=a cpu_pct=1.0 1"])
+        finally:
+            w.close()
     assert (result.outcome, result.status, result.retry_after_s) == (WriteOutcome.RETRY, None, None)
     assert "ConnectionRefusedError" in result.message
 

@@ -27,7 +27,7 @@ from homeshore.collector.writer import WriteOutcome
 from homeshore.collector.writer_v2 import V2Writer
 from tests.conftest import REPO
 from tests.references.http_peer import serving
-from tests.references.influxd import free_port
+from tests.references.influxd import closed_port
 
 CONTRACT = json.loads((REPO / "tests" / "data" / "influx_v2_write_contract.json").read_text())
 ORG, BUCKET, TOKEN = "contact centre", "homeshore", "tok-3xAmPle_SECRET=="
@@ -150,12 +150,13 @@ def test_a_server_echoing_the_token_gets_no_secret_into_the_message() -> None:
 
 
 def test_a_closed_port_is_retry_at_once() -> None:
-    writer = V2Writer(f"http://127.0.0.1:{free_port()}", token=TOKEN, org=ORG, bucket=BUCKET, timeout_s=5)
-    started = time.monotonic()
-    try:
-        result = writer.write(LINES)
-    finally:
-        writer.close()
+    with closed_port() as port:
+        writer = V2Writer(f"http://127.0.0.1:{port}", token=TOKEN, org=ORG, bucket=BUCKET, timeout_s=5)
+        started = time.monotonic()
+        try:
+            result = writer.write(LINES)
+        finally:
+            writer.close()
     assert (result.outcome, result.status) == (WriteOutcome.RETRY, None)
     assert "NewConnectionError" in result.message and TOKEN not in result.message
     assert time.monotonic() - started < 2.0  # no urllib3 retries with backoff behind our back
