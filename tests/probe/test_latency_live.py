@@ -111,9 +111,11 @@ def test_rtt_under_load_rises_by_the_queue_the_load_fills(tmp_path: Path) -> Non
         with netlab.iperf3_server(lab.a.ns, lab.a.ipv4), \
                 netlab.tcpdump(lab.a.ns, lab.a.dev, tmp_path / "loaded.pcap", bpf=["udp", "port", str(PORT)]):
             with netlab.iperf3_client(lab.b.ns, lab.a.ipv4, seconds=7, streams=4) as iperf:
-                time.sleep(1.5)  # TCP's slow start fills the queue first
+                # TCP's slow start fills the queue first: half of what tbf may hold (rate x latency) is waiting
+                netlab.wait_for_qdisc(lab.b.ns, lab.b.dev,
+                                      min_backlog_bytes=SHAPED_KBIT * 1000 // 8 * QUEUE_MS // 1000 // 2)
                 probe = netlab.in_namespace(lab.a.ns, UdpProbe(lab.b.ipv4, PORT).start)
-                time.sleep(4)
+                time.sleep(4)  # the measurement's length, under load
                 loaded = probe.stop()
                 report = json.loads(iperf.communicate(timeout=20)[0])
     load_kbit = report["end"]["sum_received"]["bits_per_second"] / 1000
