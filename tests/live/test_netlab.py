@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,13 +138,15 @@ def test_tbf_link_saturated_by_iperf3_adds_jitter_to_the_echo(clean_call, tmp_pa
     """TCP fills the token bucket's queue (up to 100 ms at 1 Mbit/s) and drains it in a sawtooth; each echoed
     packet waits behind a different backlog, which is jitter. The UAS side's egress is both shaped and loaded.
 
-    The load runs only while RTP flows, from SIGNALLING_MARGIN_S after dialling to as long before the BYE:
+    The load runs only while RTP flows, from a second of echo after the answer to SIGNALLING_MARGIN_S before the BYE:
     a full queue drops SIP messages too, and sipp does not survive heavy signalling loss."""
     with netlab.Lab() as lab:
         netlab.shape(lab.b.ns, lab.b.dev, rate_kbit=SHAPED_KBIT, burst_bytes=3_000, latency_ms=100)
         with netlab.iperf3_server(lab.a.ns, lab.a.ipv4), ThreadPoolExecutor(1) as background:
+            sent_before = netlab.root_qdisc(lab.b.ns, lab.b.dev)["packets"]
             call = background.submit(record_call, lab, tmp_path, JITTER_CALL_PACKETS)
-            time.sleep(SIGNALLING_MARGIN_S)
+            # the call is answered and the echo flows (a second of it at 50 packets/s) before the load starts
+            netlab.wait_for_qdisc(lab.b.ns, lab.b.dev, min_packets=sent_before + 50, timeout_s=20)
             load_s = JITTER_CALL_PACKETS * netlab.PTIME_S - 2 * SIGNALLING_MARGIN_S
             with netlab.iperf3_client(lab.b.ns, lab.a.ipv4, seconds=load_s) as iperf:
                 report = json.loads(iperf.communicate(timeout=load_s + 10)[0])

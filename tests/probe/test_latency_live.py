@@ -111,9 +111,11 @@ def test_rtt_under_load_rises_by_the_queue_the_load_fills(tmp_path: Path) -> Non
         with netlab.iperf3_server(lab.a.ns, lab.a.ipv4), \
                 netlab.tcpdump(lab.a.ns, lab.a.dev, tmp_path / "loaded.pcap", bpf=["udp", "port", str(PORT)]):
             with netlab.iperf3_client(lab.b.ns, lab.a.ipv4, seconds=7, streams=4) as iperf:
-                time.sleep(1.5)  # TCP's slow start fills the queue first
+                # TCP's slow start fills the queue first: half of what tbf may hold (rate x latency) is waiting
+                netlab.wait_for_qdisc(lab.b.ns, lab.b.dev,
+                                      min_backlog_bytes=SHAPED_KBIT * 1000 // 8 * QUEUE_MS // 1000 // 2)
                 probe = netlab.in_namespace(lab.a.ns, UdpProbe(lab.b.ipv4, PORT).start)
-                time.sleep(4)
+                time.sleep(4)  # the measurement's length, under load
                 loaded = probe.stop()
                 report = json.loads(iperf.communicate(timeout=20)[0])
     load_kbit = report["end"]["sum_received"]["bits_per_second"] / 1000
@@ -295,7 +297,7 @@ def could_not_reach(lab: netlab.Lab, server: str) -> tuple[Exception, float]:
 
 def test_no_reflector_no_route_and_udp_dropped_each_say_so_in_one_line() -> None:
     with netlab.Lab() as lab:
-        no_reflector, refused_s = could_not_reach(lab, lab.b.ipv4)
+        no_reflector, _ = could_not_reach(lab, lab.b.ipv4)
         no_route, _ = could_not_reach(lab, "192.0.2.1")  # TEST-NET-1: the home has no route there
         netlab.run(lab.b.ns, ["nft", "-f", "-"], stdin=(
             "table inet firewall {\n chain input {\n  type filter hook input priority 0; policy accept;\n"
@@ -303,11 +305,11 @@ def test_no_reflector_no_route_and_udp_dropped_each_say_so_in_one_line() -> None
         dropped, silent_s = could_not_reach(lab, lab.b.ipv4)
     messages = [str(error) for error in (no_reflector, no_route, dropped)]
     assert all("\n" not in message and "Traceback" not in message for message in messages), messages
-    assert isinstance(no_reflector, NoReflector) and refused_s < 1.5
+    assert isinstance(no_reflector, NoReflector)  # the ICMP answer itself, not the 3-s wait running out
     assert str(no_reflector) == f"{lab.b.ipv4} answered that nothing listens on UDP port {PORT}: " \
                                 "no homeshore reflector there"
     assert isinstance(no_route, ServerUnreachable)
     assert str(no_route) == f"cannot reach 192.0.2.1: {os.strerror(errno.ENETUNREACH)}"
-    assert isinstance(dropped, ServerUnreachable) and 3 <= silent_s < 4.5
+    assert isinstance(dropped, ServerUnreachable) and silent_s >= 3  # the 3 s were waited for
     assert str(dropped) == f"no reply from {lab.b.ipv4} port {PORT} within 3 s: " \
                            "the server is down or UDP is blocked on the way"

@@ -11,14 +11,13 @@ import pytest
 
 from homeshore.collector.speedserver import SpeedServer
 from homeshore.probe.speedtest import SpeedSession
-from tests.references.influxd import free_port
 
 PHASE_S = 3.0
 
 
 @pytest.fixture()
 def server_url():
-    server = SpeedServer("127.0.0.1", free_port(), test_length_s=int(PHASE_S)).start()
+    server = SpeedServer("127.0.0.1", 0, test_length_s=int(PHASE_S)).start()
     try:
         yield f"http://127.0.0.1:{server.port}", server
     finally:

@@ -4,6 +4,7 @@ says (a 2.x API, a Retry-After, a server that echoes credentials). The handler c
 from __future__ import annotations
 
 import http.server
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -26,3 +27,16 @@ def serving(handler: type[http.server.BaseHTTPRequestHandler], *,
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def queued_connections(listening: socket.socket) -> int:
+    """How many connections wait in a listening socket's queue (accepted here, then closed)."""
+    listening.setblocking(False)
+    count = 0
+    while True:
+        try:
+            accepted, _ = listening.accept()
+        except BlockingIOError:
+            return count
+        accepted.close()
+        count += 1

@@ -1,7 +1,8 @@
-"""A real InfluxDB 1.x for a test: Debian's `influxd` in a temporary directory on free loopback ports.
+"""A real InfluxDB 1.x for a test: Debian's `influxd` in a temporary directory on loopback ports it binds at 0.
 
 DESIGN.md's recipe: `influxd config` prints the defaults; every /var/lib/influxdb moves into a temporary
-directory, HTTP binds 127.0.0.1:PORT and the RPC bind-address 127.0.0.1:OTHER, usage reporting is off (it
+directory, HTTP and the RPC bind-address bind 127.0.0.1:0 (the kernel picks free ports, nothing is probed
+first), the HTTP port is read from the server's own "Listening on HTTP" log line, usage reporting is off (it
 would try the internet) and so is the _internal monitor store (CPU the shared machine needs elsewhere).
 The server is stopped by its process id, never by name.
 
@@ -30,6 +31,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,10 +48,18 @@ class HttpReply:
     body: str
 
 
-def free_port() -> int:
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback TCP port that refuses connections for the duration of the block: bound, never listening.
+
+    Holding the bound socket keeps any other program from listening there meanwhile, which a port probed and
+    released (bind, close, return the number) would not."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        yield sock.getsockname()[1]
+
+
+_LISTENING = re.compile(r'msg="Listening on HTTP".* addr=127\.0\.0\.1:(\d+)')
 
 
 def influxd_config(defaults: str, root: Path, http_port: int, rpc_port: int, *, auth: bool) -> str:
@@ -79,7 +90,7 @@ def influxd_config(defaults: str, root: Path, http_port: int, rpc_port: int, *, 
         elif section == "[monitor]" and key == "store-enabled":
             line = f"{indent}store-enabled = false"
         elif section == "[logging]" and key == "level":
-            line = f'{indent}level = "warn"'
+            line = f'{indent}level = "info"'  # the "Listening on HTTP" line names the port bound
         out.append(line)
     if not reporting_seen:
         out.insert(0, "reporting-disabled = true")
@@ -101,10 +112,7 @@ class InfluxServer:
         self.root = Path(tempfile.mkdtemp(prefix="homeshore-influxd-"))
         defaults = subprocess.run([binary, "config"], capture_output=True, text=True, timeout=30, check=True).stdout
         try:
-            for _attempt in range(3):  # a free port can be taken by other work between probe and bind
-                if self._start(binary, defaults):
-                    break
-            else:
+            if not self._start(binary, defaults):
                 raise RuntimeError(f"influxd did not start:\n{self.log()[-3000:]}")
             if self.admin is not None:
                 self.query(f"CREATE USER {_ADMIN[0]} WITH PASSWORD '{_ADMIN[1]}' WITH ALL PRIVILEGES", credentials=None)
@@ -114,21 +122,23 @@ class InfluxServer:
         return self
 
     def _start(self, binary: str, defaults: str) -> bool:
+        """Start on ports bound at 0; the configuration then names the HTTP port found, so that `start()` after
+        `stop()` brings the collector back at the same URL (as a real one would)."""
         assert self.root is not None
-        http_port, rpc_port = free_port(), free_port()
         config = self.root / "influxdb.conf"
-        config.write_text(influxd_config(defaults, self.root, http_port, rpc_port, auth=self.auth))
-        self.url = f"http://127.0.0.1:{http_port}"
+        config.write_text(influxd_config(defaults, self.root, 0, 0, auth=self.auth))
         with open(self.root / "influxd.log", "ab") as log:
             self._process = subprocess.Popen([binary, "-config", str(config)], stdout=log, stderr=log,
                                              stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + _START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                return False
-            if self.ping() == 204:
+        while time.monotonic() < deadline and self._process.poll() is None:
+            listening = _LISTENING.search(self.log())
+            if listening and not self.url:
+                self.url = f"http://127.0.0.1:{listening[1]}"
+                config.write_text(influxd_config(defaults, self.root, int(listening[1]), 0, auth=self.auth))
+            if self.url and self.ping() == 204:
                 return True
-            time.sleep(0.1)
+            time.sleep(0.1)  # the interval between looks at the log and /ping, not a wait for the process
         self._stop()
         return False
 
@@ -153,7 +163,10 @@ class InfluxServer:
         self._stop()
 
     def start(self) -> None:
-        """Starts the stopped server again with the same configuration: same port, same data."""
+        """Starts the stopped server again with the same configuration: same port, same data.
+
+        The one port given rather than bound at 0: the agent's URL names it. Another program may have taken it
+        since `stop()`; influxd then exits with its bind error, which the RuntimeError shows."""
         assert self.root is not None and self._process is None, "start() follows stop()"
         binary = require_tool("influxd")
         with open(self.root / "influxd.log", "ab") as log:
