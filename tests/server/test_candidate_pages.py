@@ -21,23 +21,10 @@ from homeshore.server.invite_token import InviteStatus
 from homeshore.server.invites import Invites
 from tests.conftest import require_tool, skip_or_fail
 from tests.references.chromium import decode_png, dump_dom, render
+from tests.server.clock import START_S, Clock, clock  # noqa: F401 - clock is a fixture
 
 SECRET = bytes(range(32))
-START_S = 1_800_000_000
 PURPLE, GREEN, WHITE = (0x5A, 0x2D, 0x82), (0x1F, 0x6F, 0x43), (0xFF, 0xFF, 0xFF)  # candidate_page_html.STYLE
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now_s = float(START_S)
-
-    def __call__(self) -> float:
-        return self.now_s
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

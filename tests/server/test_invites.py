@@ -10,22 +10,9 @@ import pytest
 from homeshore.server.invite_store import InviteStore
 from homeshore.server.invite_token import InviteStatus, mint_token
 from homeshore.server.invites import Invites
+from tests.server.clock import START_S, Clock, clock  # noqa: F401 - clock is a fixture
 
 SECRET = bytes(range(32))
-START_S = 1_800_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now_s = float(START_S)
-
-    def __call__(self) -> float:
-        return self.now_s
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
