@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from html.parser import HTMLParser
@@ -42,16 +45,25 @@ def lab_prerequisites() -> None:
 @contextmanager
 def served_lab() -> Iterator[netlab.Lab]:
     """A lab with `homeshore serve` listening in the server namespace (b)."""
-    with netlab.Lab() as lab:
-        process = netlab.popen(lab.b.ns, [str(CONSOLE_SCRIPT), "serve", "--http-port", str(HTTP_PORT),
-                                          "--udp-port", str(UDP_PORT)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-        try:
-            line = process.stdout.readline()
-            assert line.startswith("homeshore serve: HTTP on"), line + process.stderr.read()
-            yield lab
-        finally:
-            netlab.end_process(process)
+    with netlab.Lab() as lab, serving(lab):
+        yield lab
+
+
+@contextmanager
+def serving(lab: netlab.Lab) -> Iterator[subprocess.Popen]:
+    """`homeshore serve` in the server namespace (b), in a session of its own (so a signal to its process group
+    reaches any worker it starts), until the block ends."""
+    process = netlab.popen(lab.b.ns, [str(CONSOLE_SCRIPT), "serve", "--http-port", str(HTTP_PORT),
+                                      "--udp-port", str(UDP_PORT)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("homeshore serve: HTTP on"), line + process.stderr.read()
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
+        netlab.end_process(process)
 
 
 # A --quick phase counts the 4 s after its warm-up. tbf drops by tail, a quarter of the packets at 7 Mbit/s with
@@ -228,3 +240,69 @@ def test_a_state_dir_set_only_in_agent_toml_holds_the_check_and_feeds_the_map(tm
     assert drawn.returncode == 0, drawn.stderr
     with (tmp_path / "map" / "areas.csv").open(newline="", encoding="utf-8") as file:
         assert [row["area"] for row in csv.DictReader(file)] == ["NG5"]
+
+
+def count_probes(lab: netlab.Lab) -> None:
+    """An nft counter of the UDP probes reaching the server namespace's reflector port."""
+    netlab.run(lab.b.ns, ["nft", "-f", "-"], stdin=(
+        "table inet probe_count {\n chain input {\n  type filter hook input priority 0; policy accept;\n"
+        f"  udp dport {UDP_PORT} counter\n }}\n}}\n"))
+
+
+def udp_probes_received(lab: netlab.Lab) -> int:
+    """What count_probes()'s counter has seen, read from nft's JSON."""
+    listed = json.loads(netlab.run(lab.b.ns, ["nft", "-j", "list", "table", "inet", "probe_count"]))
+    return sum(item["rule"]["expr"][-1]["counter"]["packets"] for item in listed["nftables"] if "rule" in item)
+
+
+def stop_server_after(lab: netlab.Lab, server: subprocess.Popen, probes: int, client: subprocess.Popen,
+                      timeout_s: float) -> None:
+    """SIGSTOP `homeshore serve` (its process group) once `probes` probes reached it (count_probes() first),
+    polling the counter itself; fails when `client` ends or timeout_s passes before."""
+    deadline = time.monotonic() + timeout_s
+    while udp_probes_received(lab) < probes:
+        assert client.poll() is None, f"the client ended before {probes} probes reached the server"
+        assert time.monotonic() < deadline, f"{probes} probes did not reach the server within {timeout_s} s"
+        time.sleep(0.02)
+    os.killpg(server.pid, signal.SIGSTOP)
+
+
+def test_a_server_stopped_two_seconds_into_the_check_is_could_not_measure_not_the_homes_loss(tmp_path: Path) -> None:
+    """Issue 15: `homeshore serve` stopped with SIGSTOP once 100 probes of the synthetic call (2 s at 50 per
+    second) reached it, as counted by an nft counter on its input. Before the fix: FAIL, exit 1, "63 % loss,
+    check the router's cables". Now: one line saying the server stopped answering, exit 2, nothing stored."""
+    state_dir = tmp_path / "state"
+    with netlab.Lab() as lab, serving(lab) as server:
+        count_probes(lab)
+        argv = ["env", f"HOMESHORE_AGENT_STATE_DIR={state_dir}", str(CONSOLE_SCRIPT), "check", "--server",
+                f"http://{lab.b.ipv4}:{HTTP_PORT}", "--json", "--quick"]
+        check = netlab.popen(lab.a.ns, argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            stop_server_after(lab, server, 100, check, timeout_s=30)
+            stdout, stderr = check.communicate(timeout=120)
+        finally:
+            netlab.end_process(check)
+    lines = stderr.strip().splitlines()
+    assert check.returncode == ExitStatus.CANNOT_MEASURE, (stdout, stderr)
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert "could not measure: the server stopped answering" in lines[0], lines[0]
+    assert "into the synthetic call" in lines[0], lines[0]  # where it stopped: the call, ~2 s in
+    assert "loss" not in stderr.lower() and "cable" not in stderr.lower() and stdout == ""
+    assert not (state_dir / "spool.sqlite3").exists() or spooled(state_dir) == []  # not stored as the home's
+
+
+def test_scattered_loss_with_the_server_alive_still_fails_on_loss(tmp_path: Path) -> None:
+    """10 % of the reflector's replies dropped at random on the server's egress (nft numgen): the server answers
+    throughout, so the loss is the path's: a finding (FAIL on loss, exit 1), not "could not measure". 250 calls
+    packets at 10 %: 25 lost on average, fewer than 3 (1 %) with a chance of 1e-8."""
+    with served_lab() as lab:
+        netlab.random_loss(lab.b.ns, lab.b.dev, 10, udp_sport=UDP_PORT)
+        exit_code, document, stderr = run_check(lab, tmp_path / "state", "--quick")
+    call = document["measurements"]["synthetic_call"]
+    loss = criterion(document, "loss")
+    assert loss["status"] == "FAIL" and document["verdict"] == "FAIL" and exit_code == ExitStatus.FAILED, stderr
+    assert loss["value"] == pytest.approx(100 * (call["packets_sent"] - call["packets_received"]) / call["packets_sent"],
+                                          abs=0.001)
+    assert 3 <= loss["value"] <= 20, loss
+    assert "stopped answering" not in stderr and document["could_not_measure"] is False
+    assert 0 <= call["r_factor"] <= 100
