@@ -18,8 +18,10 @@ from homeshore.probe.check_silence import server_silence
 
 
 def checked_home(plan: CheckPlan, policy: Policy, *, candidate: str | None = None, area: str | None = None,
-                 progress: Progress = no_progress) -> dict[str, Any]:
-    """Run `plan`, judge it by `policy`, and return `homeshore check --json`'s document (DESIGN.md).
+                 progress: Progress = no_progress, policy_origin: dict[str, str | None] | None = None
+                 ) -> dict[str, Any]:
+    """Run `plan`, judge it by `policy`, and return `homeshore check --json`'s document (DESIGN.md), naming the
+    policy by `policy_origin` (planning/policy_file.py's; None: the defaults).
 
     Raises CheckCannotStart when nothing could be measured (server unreachable, not a speed-test server), and
     ServerStoppedAnswering when the server went silent mid-check: then what the later phases lost is the
@@ -29,4 +31,5 @@ def checked_home(plan: CheckPlan, policy: Policy, *, candidate: str | None = Non
     if silence is not None:
         raise ServerStoppedAnswering(silence.message())
     verdict = evaluate(readiness_measurements(run), policy)
-    return check_document(run, verdict, policy, candidate=candidate, area=area, version=__version__)
+    return check_document(run, verdict, policy, candidate=candidate, area=area, version=__version__,
+                          policy_origin=policy_origin)

@@ -9,6 +9,7 @@ the JSON contract of DESIGN.md, the spool read back with plain sqlite3, and the 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import signal
@@ -121,8 +122,11 @@ def test_a_7_mbit_home_fails_download_and_a_10_mbit_home_passes_with_report_and_
     with served_lab() as lab:
         shape_both_ways(lab, download_kbit=10_000, upload_kbit=2_000)
         report = tmp_path / "candidate.html"
+        policy = tmp_path / "centre-policy.toml"  # the defaults, written out: the verdict is the same
+        policy.write_text("[policy]\ndownload_min_mbps = 8.0\nupload_min_mbps = 1.0\n", encoding="utf-8")
         fast_exit, fast, fast_err = run_check(lab, tmp_path / "fast", "--quick", "--candidate", "REF-0042",
-                                              "--postcode", "NG5 1AB", "--report", str(report))
+                                              "--postcode", "NG5 1AB", "--report", str(report), "--policy",
+                                              str(policy))
     # 7 Mbit/s of tbf: line rate below 8 -> FAIL, exit 1; 10 Mbit/s: above 8 (in the WARN band below 10) -> exit 0
     assert criterion(slow, "download")["status"] == "FAIL" and slow["verdict"] == "FAIL"
     assert slow_exit == ExitStatus.FAILED
@@ -145,12 +149,20 @@ def test_a_7_mbit_home_fails_download_and_a_10_mbit_home_passes_with_report_and_
     assert sorted(samples) == ["bandwidth", "readiness", "voip_test"]
     assert samples["readiness"].tags["area"] == "NG5" and samples["readiness"].fields["verdict"] == fast["verdict"]
     assert samples["bandwidth"].fields["download_mbps"] == fast["measurements"]["download_goodput_mbps"]
+    # the policy that judged it, named by file name and SHA-256 (hashlib's), in the document and the stored result;
+    # the defaults when no file was given
+    digest = hashlib.sha256(policy.read_bytes()).hexdigest()
+    assert fast["policy"] == {"file": "centre-policy.toml", "sha256": digest}, fast["policy"]
+    assert slow["policy"] == {"file": None, "sha256": None}
+    assert samples["readiness"].fields["policy"] == f"centre-policy.toml sha256:{digest[:12]}"
+    assert str(tmp_path) not in json.dumps(fast["policy"])  # the name, never the path
     assert "NG5 1AB" not in json.dumps([dict(s.tags) for s in samples.values()])
     # the report: the verdict and the candidate in the text, nothing remote
     page = _Text()
     page.feed(report.read_text(encoding="utf-8"))
     text = " ".join(page.text)
     assert fast["verdict"] in text and "REF-0042" in text and page.remote == []
+    assert "Judged by policy centre-policy.toml" in " ".join(text.split())
 
 
 def test_a_deep_queue_shows_rtt_under_load_100_ms_above_idle_and_a_bufferbloat_warning(tmp_path: Path) -> None:
