@@ -270,16 +270,17 @@ def _call_section(call: Any) -> str:
     codec = " ".join(str(part) for part in (call.get("codec"), call.get("mos_kind")) if part)
     rows = [
         ("Call quality (MOS)", quantity(call.get("mos"), "MOS", absent=None)),
-        ("R-factor", None if not is_number(call.get("r_factor")) else f"{call['r_factor']:.1f}"),
         ("Packet loss", quantity(call.get("loss_pct"), "%", absent=None)),
         ("Jitter", quantity(call.get("jitter_ms"), "ms", absent=None)),
         ("Round trip", quantity(call.get("rtt_ms"), "ms", absent=None)),
         ("Length", quantity(call.get("seconds"), "s", absent=None)),
     ]
+    scoring = [("R-factor", None if not is_number(call.get("r_factor")) else f"{call['r_factor']:.1f}")]
     if codec:
-        rows.append(("Codec and score", codec))
-    return (_facts(rows) + '<p class="note">A simulated G.711 call to the server, scored with the ITU-T G.107 '
-            "E-model: 4.3 and above is good, below 3.6 callers notice.</p>")
+        scoring.append(("Codec and score", codec))
+    return (_facts(rows) + '<p class="note">A simulated phone call to the server: 4.3 and above sounds good, '
+            "below 3.6 callers notice.</p>" + _folded("How the call was scored", _facts(scoring) +
+            '<p class="note">G.711 packets, scored with the ITU-T G.107 E-model (R from 0 to 100).</p>'))
 
 
 def _host_rows(host: dict) -> list[tuple[str, str | None]]:

@@ -502,7 +502,7 @@ def test_plain_words_come_first_and_the_terms_are_folded_under_them() -> None:
     assert "5% is above the 1% limit" in meaning.first("details").text()
     # goodput and line rate, the advice's terms, appear only inside <details> (folded)
     unfolded = _without(root.first("main"), "details").text()
-    assert "goodput" not in unfolded and "line rate" not in unfolded
+    assert "goodput" not in unfolded and "line rate" not in unfolded and "R-factor" not in unfolded
     assert "goodput" in root.first("main").text() and "line rate" in root.first("main").text()
     # the terminal: the plain words ahead of the advice on the failing criterion's line
     text = " ".join(panel_text(doc, width=300).split())
