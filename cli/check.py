@@ -84,7 +84,8 @@ def check(ctx: click.Context, server: str | None, candidate: str | None, postcod
     The result is kept in the agent's spool (the state directory of the agent's configuration), which the
     agent sends to the collector.
 
-    Exit code 0 pass (warnings included), 1 fail, 2 could not measure (server unreachable, bad input).
+    Exit code 0 pass (warnings included), 1 fail, 2 could not measure (server unreachable or stopped answering
+    mid-check, bad input).
     """
     import dataclasses
 
