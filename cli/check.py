@@ -81,12 +81,13 @@ def check(ctx: click.Context, server: str | None, candidate: str | None, postcod
     The result is kept in the agent's spool (the state directory of the agent's configuration), which the
     agent sends to the collector.
 
-    Exit code 0 pass (warnings included), 1 fail, 2 could not measure (server unreachable, bad input).
+    Exit code 0 pass (warnings included), 1 fail, 2 could not measure (server unreachable or stopped answering
+    mid-check, bad input).
     """
     import dataclasses
 
     from homeshore.planning.policy import PolicyError
-    from homeshore.planning.policy_file import load_policy
+    from homeshore.planning.policy_file import load_policy, policy_origin
     from homeshore.planning.readiness import DEFAULT_POLICY
     from homeshore.probe.agent_config import ConfigError, load_config
     from homeshore.probe.check_pipeline import checked_home
@@ -94,6 +95,7 @@ def check(ctx: click.Context, server: str | None, candidate: str | None, postcod
 
     try:
         policy = load_policy(policy_file) if policy_file is not None else DEFAULT_POLICY
+        origin = policy_origin(policy_file)
     except PolicyError as error:
         raise UsageProblem(str(error)) from None
     try:
@@ -106,7 +108,8 @@ def check(ctx: click.Context, server: str | None, candidate: str | None, postcod
 
     try:
         with _progress(enabled=not as_json and sys.stderr.isatty()) as progress:
-            document = checked_home(plan, policy, candidate=candidate, area=postcode, progress=progress)
+            document = checked_home(plan, policy, candidate=candidate, area=postcode, progress=progress,
+                                    policy_origin=origin)
     except CheckCannotStart as error:
         click.echo(f"homeshore check: {error}", err=True)
         ctx.exit(ExitStatus.CANNOT_MEASURE)

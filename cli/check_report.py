@@ -6,6 +6,11 @@ that forbids every fetch, in case a value ever slipped through escaping. Every v
 reference, the server and the advice are user or derived text. The verdict comes first, in words as well as
 colour (colour-blind readers, black-and-white printers). Any member may be missing or null (a --quick check,
 a failed phase): what is there is shown, a missing figure reads "not measured", and nothing raises.
+
+Plain words first: each criterion says what it means for calls before its figures, and the terms a candidate
+need not know (goodput, line rate, the advice's detail) are folded under a <details> element, which opens
+without a script. It reads on a phone: below 640 px the criteria table becomes one card per criterion, each
+figure with its own label, so no column is squeezed over the next.
 """
 
 from __future__ import annotations
@@ -14,14 +19,13 @@ import html
 from datetime import datetime, timedelta
 from typing import Any
 
-from homeshore.cli.check_text import (CONNECTION_LABELS, HEADINGS, INCOMPLETE, NOT_MEASURED, criterion_label,
-                                      is_number, megabytes, quantity)
+from homeshore.cli.check_text import (CONNECTION_LABELS, HEADINGS, INCOMPLETE, NOT_MEASURED, criterion_figures,
+                                      criterion_label, is_number, megabytes, plain_words, policy_words, quantity)
 from homeshore.planning.bufferbloat import GRADE_BOUNDS_MS, WORST_GRADE
 
 # Background and text colour of the verdict banner; text contrast at least 4.5:1 (WCAG 2.1, 1.4.3).
 VERDICT_COLOURS = {"PASS": ("#1e7b34", "#ffffff"), "WARN": ("#f2a900", "#1a1a1a"), "FAIL": ("#b3261e", "#ffffff")}
 UNKNOWN_COLOURS = ("#5f6368", "#ffffff")
-MINIMUM_CRITERIA = frozenset({"download", "upload", "mos"})  # the figure must reach the threshold
 COUNTED_AT = {"receiver": "counted where the bytes arrived (the measurement server's receipt)",
               "sender": "the sender's count (speedtest.net): what this computer handed to the network, which can "
                         "read higher than what arrived"}
@@ -49,9 +53,26 @@ thead th { background: #f3f3f3; font-size: 13px; text-transform: uppercase; lett
 #criteria { table-layout: fixed; }  /* the advice keeps its share however long a measured value reads */
 #criteria thead th:nth-child(1) { width: 15%; }
 #criteria thead th:nth-child(2) { width: 9%; }
-#criteria thead th:nth-child(3) { width: 20%; }
-#criteria thead th:nth-child(4) { width: 14%; }
+#criteria thead th:nth-child(3) { width: 14%; }
+#criteria thead th:nth-child(4) { width: 20%; }
 td.figure { font-variant-numeric: tabular-nums; }
+td, th { overflow-wrap: anywhere; }
+.plain { margin: 0; font-weight: 600; }
+details { margin-top: 4px; color: #333333; }
+summary { cursor: pointer; color: #555555; font-size: 13px; }
+details p { margin: 4px 0 0; }
+@media (max-width: 640px) {
+  .page { padding: 0 12px 24px; }
+  .verdict { font-size: 40px; }
+  .heading { font-size: 18px; }
+  .subject { gap: 4px 20px; font-size: 15px; }
+  #criteria, #criteria tbody, #criteria tr, #criteria th, #criteria td { display: block; width: auto; }
+  #criteria thead { display: none; }
+  #criteria tr { border: 1px solid #dddddd; border-radius: 6px; margin: 0 0 10px; padding: 6px 10px; }
+  #criteria th, #criteria td { border: 0; padding: 2px 0; }
+  #criteria td[data-label]::before { content: attr(data-label) ": "; color: #555555; font-size: 13px; }
+  table.facts th { width: 40%; }
+}
 .status { display: inline-block; min-width: 4.2em; text-align: center; font-weight: 700; border-radius: 4px;
           padding: 1px 6px; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 .status-PASS { background: #1e7b34; color: #ffffff; }
@@ -94,6 +115,7 @@ def render_check_report(document: dict) -> str:
         _criteria_table(criteria),
         "<h2>Speeds</h2>",
         _facts(_speed_rows(doc, measurements, criteria)),
+        _folded("How the speeds were counted", _facts(_speed_detail_rows(doc, measurements))),
         "<h2>Latency</h2>",
         _facts(_latency_rows(doc, measurements)),
         '<p class="note">Bufferbloat grade: how much the router\'s queue adds to the round trip while the line is '
@@ -139,7 +161,7 @@ def _subject(doc: dict) -> str:
     if isinstance(area, str) and area.split():
         area = area.split()[0]  # the postcode district: a full postcode would place the candidate's home
     parts = (("Candidate", doc.get("candidate"), "none given"), ("Area", area, "not given"),
-             ("Date", _when(doc.get("time")), "unknown"))
+             ("Date", _when(doc.get("time")), "unknown"), ("Judged by", policy_words(doc.get("policy")), ""))
     spans = "".join(f"<div><span>{label}</span><strong>{_e(value if value else absent)}</strong></div>"
                     for label, value, absent in parts)
     return f'<div class="subject">{spans}</div>'
@@ -164,44 +186,51 @@ def _criteria_table(criteria: list[dict]) -> str:
         name, status, unit = _name(item.get("name")), _name(item.get("status")), _name(item.get("unit"))
         known = status if status in VERDICT_COLOURS else "unknown"
         value = item.get("value")
-        measured = quantity(value, unit)
-        if is_number(value) and name in ("download", "upload"):
-            measured += " line rate"
-            if is_number(item.get("goodput_mbps")):
-                measured += f" ({quantity(item.get('goodput_mbps'), 'Mbit/s')} goodput)"
-        threshold = quantity(item.get("threshold"), unit, absent="")
-        if threshold:
-            threshold = ("at least " if name in MINIMUM_CRITERIA else "at most ") + threshold
+        measured, limit = criterion_figures(item)
+        advice = item.get("advice") or ""
+        folded = f"<details><summary>Details</summary><p>{_e(advice)}</p></details>" if advice else ""
         rows.append(
             f'<tr class="criterion" data-criterion="{_e(name or "")}" data-status="{_e(status or "")}">'
             f"<th>{_e(criterion_label(name))}</th>"
             f'<td><span class="status status-{known}">{_e(status or "?")}</span></td>'
-            f'<td class="figure{"" if is_number(value) else " missing"}">{_e(measured)}</td>'
-            f'<td class="figure">{_e(threshold)}</td><td>{_e(item.get("advice") or "")}</td></tr>'
+            f'<td class="figure{"" if is_number(value) else " missing"}" data-label="Measured">{_e(measured)}</td>'
+            f'<td class="figure" data-label="Limit">{_e(limit)}</td>'
+            f'<td class="meaning"><p class="plain">{_e(plain_words(item))}</p>{folded}</td></tr>'
         )
     if not rows:
         rows.append('<tr><td colspan="5" class="missing">No criterion was judged.</td></tr>')
-    return ('<table id="criteria"><thead><tr><th>Criterion</th><th>Status</th><th>Measured</th><th>Threshold</th>'
+    return ('<table id="criteria"><thead><tr><th>Criterion</th><th>Status</th><th>Measured</th><th>Limit</th>'
             "<th>What it means</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
 def _speed_rows(doc: dict, m: dict, criteria: list[dict]) -> list[tuple[str, str | None]]:
+    """The speeds as judged (the line's rate), and what the test cost; the terms are in _speed_detail_rows."""
     judged = {_name(item.get("name")): item.get("value") for item in criteria}
-    counted = _name(m.get("upload_counted_at"))
     server = doc.get("server")
     method = METHODS.get(_name(doc.get("method")), _name(doc.get("method")))
-    overhead = m.get("protocol_overhead_pct")
     return [
-        ("Download", _speed(m.get("download_goodput_mbps"),
-                            _first(m.get("download_line_mbps"), judged.get("download")))),
-        ("Upload", _speed(m.get("upload_goodput_mbps"), _first(m.get("upload_line_mbps"), judged.get("upload")))),
-        ("Upload counted", COUNTED_AT.get(counted, counted)),
-        ("Line rate", "the goodput plus " + (quantity(overhead, "%") if is_number(overhead) else "the")
-         + " protocol overhead (TCP/IP headers) that the line itself carries"),
+        ("Download", quantity(_first(m.get("download_line_mbps"), judged.get("download")), "Mbit/s", absent=None)),
+        ("Upload", quantity(_first(m.get("upload_line_mbps"), judged.get("upload")), "Mbit/s", absent=None)),
         ("Server", " – ".join(str(part) for part in (method, server) if part) or None),
         ("Data used", megabytes(m.get("bytes_used"))),
         ("Duration", quantity(m.get("duration_s"), "s", absent=None)),
     ]
+
+
+def _speed_detail_rows(doc: dict, m: dict) -> list[tuple[str, str | None]]:
+    counted = _name(m.get("upload_counted_at"))
+    overhead = m.get("protocol_overhead_pct")
+    return [
+        ("Download", _speed(m.get("download_goodput_mbps"), m.get("download_line_mbps"))),
+        ("Upload", _speed(m.get("upload_goodput_mbps"), m.get("upload_line_mbps"))),
+        ("Upload counted", COUNTED_AT.get(counted, counted)),
+        ("Line rate", "the goodput plus " + (quantity(overhead, "%") if is_number(overhead) else "the")
+         + " protocol overhead (TCP/IP headers) that the line itself carries"),
+    ]
+
+
+def _folded(summary: str, content: str) -> str:
+    return f"<details><summary>{_e(summary)}</summary>{content}</details>"
 
 
 def _speed(goodput: Any, line: Any) -> str | None:
@@ -241,16 +270,17 @@ def _call_section(call: Any) -> str:
     codec = " ".join(str(part) for part in (call.get("codec"), call.get("mos_kind")) if part)
     rows = [
         ("Call quality (MOS)", quantity(call.get("mos"), "MOS", absent=None)),
-        ("R-factor", None if not is_number(call.get("r_factor")) else f"{call['r_factor']:.1f}"),
         ("Packet loss", quantity(call.get("loss_pct"), "%", absent=None)),
         ("Jitter", quantity(call.get("jitter_ms"), "ms", absent=None)),
         ("Round trip", quantity(call.get("rtt_ms"), "ms", absent=None)),
         ("Length", quantity(call.get("seconds"), "s", absent=None)),
     ]
+    scoring = [("R-factor", None if not is_number(call.get("r_factor")) else f"{call['r_factor']:.1f}")]
     if codec:
-        rows.append(("Codec and score", codec))
-    return (_facts(rows) + '<p class="note">A simulated G.711 call to the server, scored with the ITU-T G.107 '
-            "E-model: 4.3 and above is good, below 3.6 callers notice.</p>")
+        scoring.append(("Codec and score", codec))
+    return (_facts(rows) + '<p class="note">A simulated phone call to the server: 4.3 and above sounds good, '
+            "below 3.6 callers notice.</p>" + _folded("How the call was scored", _facts(scoring) +
+            '<p class="note">G.711 packets, scored with the ITU-T G.107 E-model (R from 0 to 100).</p>'))
 
 
 def _host_rows(host: dict) -> list[tuple[str, str | None]]:

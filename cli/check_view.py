@@ -9,14 +9,15 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from homeshore.cli.check_text import HEADINGS, INCOMPLETE, criterion_label, megabytes, quantity
+from homeshore.cli.check_text import (HEADINGS, INCOMPLETE, criterion_figures, criterion_label, megabytes,
+                                      plain_words, policy_words, quantity)
 
 STYLES = {"PASS": "bold green", "WARN": "bold yellow", "FAIL": "bold red"}
 
 
 def criteria_table(criteria: list[dict[str, Any]]) -> Table:
-    """One row per criterion: status, measured value, limit. The advice follows the table (advice_lines): in
-    a column it would fold into a narrow strip on an 80-column terminal."""
+    """One row per criterion: status, measured value, limit ("at least" or "at most"). The advice follows the
+    table (advice_lines): in a column it would fold into a narrow strip on an 80-column terminal."""
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("", no_wrap=True)
     table.add_column("criterion", no_wrap=True)
@@ -24,16 +25,16 @@ def criteria_table(criteria: list[dict[str, Any]]) -> Table:
     table.add_column("limit", justify="right", no_wrap=True)
     for item in criteria:
         status = item.get("status", "WARN")
-        unit = item.get("unit", "")
-        table.add_row(Text(status, style=STYLES.get(status, "")), criterion_label(item.get("name")),
-                      quantity(item.get("value"), unit), quantity(item.get("threshold"), unit))
+        measured, limit = criterion_figures(item)
+        table.add_row(Text(status, style=STYLES.get(status, "")), criterion_label(item.get("name")), measured, limit)
     return table
 
 
 def advice_lines(criteria: list[dict[str, Any]]) -> list[Text]:
-    """What to do, for each criterion that did not pass (a pass's advice only restates the table's row)."""
+    """For each criterion that did not pass, what it means in plain words, then the advice with its figures and
+    terms, dimmed (a pass's advice only restates the table's row)."""
     return [Text.assemble((f"{criterion_label(item.get('name'))}: ", STYLES.get(item.get("status"), "")),
-                          item.get("advice") or "")
+                          plain_words(item), " ", (item.get("advice") or "", "dim"))
             for item in criteria if item.get("status") != "PASS" and item.get("advice")]
 
 
@@ -50,6 +51,7 @@ def verdict_panel(document: dict[str, Any]) -> Panel:
         parts.append(Text(f"Bufferbloat grade {grade} (RTT increase under load over idle).", style="dim"))
     for reason in document.get("not_reached", []):
         parts.append(Text(f"Not measured: {reason}", style="yellow"))
+    parts.append(Text(f"Judged by the {policy_words(document.get('policy'))}.", style="dim"))
     subject = ", ".join(part for part in (document.get("candidate"), document.get("area")) if part)
     title = "homeshore check" + (f": {subject}" if subject else "")
     return Panel(Group(*parts), title=title, subtitle=_subtitle(document), border_style=STYLES.get(verdict, ""))

@@ -3,7 +3,9 @@ schema), built from the check's JSON document (pure).
 
 Tags stay bounded: the server is its host and port (a contact centre runs a handful), or "ookla"; the area is
 the postcode district; the candidate reference is a string field, never a tag. A sample with nothing measured in
-it is not written (a speeds-only check against speedtest.net writes no voip_test).
+it is not written (a speeds-only check against speedtest.net writes no voip_test). The readiness sample names
+the policy that judged it (`policy`: "defaults", or the file's name and the start of its SHA-256), so results
+judged by different policies are never mistaken for each other.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ def server_tag(document: dict[str, Any]) -> str:
     return parts.netloc or "unknown"
 
 
+def policy_field(policy: Any) -> str:
+    """The readiness sample's `policy` string: "defaults", or the file's name and its SHA-256's first 12 digits."""
+    if not isinstance(policy, dict) or not policy.get("file"):
+        return "defaults"
+    digest = policy.get("sha256")
+    return f"{policy['file']} sha256:{str(digest)[:12]}" if digest else str(policy["file"])
+
+
 def check_samples(document: dict[str, Any], *, agent: str) -> list[Sample]:
     time_ns = int(datetime.fromisoformat(document["time"]).timestamp() * 1e9)
     host = document.get("host") or {}
@@ -30,6 +40,7 @@ def check_samples(document: dict[str, Any], *, agent: str) -> list[Sample]:
     m = document.get("measurements") or {}
     passed = {c["name"]: 1.0 if c["status"] == "PASS" else 0.0 for c in document.get("criteria", [])}
     samples = [Sample("readiness", tags, {"verdict": document["verdict"], "candidate": document.get("candidate"),
+                                          "policy": policy_field(document.get("policy")),
                                           **{f"{name}_pass": value for name, value in passed.items()}}, time_ns)]
     loaded = [value for value in (m.get("loaded_rtt_download_ms"), m.get("loaded_rtt_upload_ms")) if value is not None]
     bandwidth = {

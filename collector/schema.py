@@ -45,7 +45,7 @@ MEASUREMENTS: Mapping[str, MeasurementSchema] = MappingProxyType({
     "voip_test": MeasurementSchema(_COMMON_TAGS | {"conn", "server", "codec", "direction"}),
     "call": MeasurementSchema(_COMMON_TAGS | {"conn", "codec", "direction", "phase"}, frozenset({"call_key"})),
     "host": MeasurementSchema(_COMMON_TAGS | {"conn"}),
-    "readiness": MeasurementSchema(_COMMON_TAGS | {"conn", "server"}, frozenset({"verdict", "candidate"})),
+    "readiness": MeasurementSchema(_COMMON_TAGS | {"conn", "server"}, frozenset({"verdict", "candidate", "policy"})),
     "agent": MeasurementSchema(_COMMON_TAGS),
 })
 

@@ -12,6 +12,7 @@ where it can be found, the line. A file with no keys gives the defaults.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 import tomllib
 from dataclasses import fields
@@ -72,3 +73,17 @@ def _where(path: Path, text: str, key: str | None) -> str:
 
 def _one_line(message: str) -> str:
     return " ".join(message.split())
+
+
+def policy_origin(path: str | Path | None) -> dict[str, str | None]:
+    """How a check names the policy that judged it (`policy` in its JSON document): the file's name and the
+    SHA-256 of its bytes (which policy exactly, even after an edit), or file and sha256 None for the defaults.
+    The name only: a full path can carry a user's name (/home/NAME/...) into a stored result."""
+    if path is None:
+        return {"file": None, "sha256": None}
+    path = Path(path)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as error:
+        raise PolicyError(f"{path}: cannot read the policy file: {error.strerror}") from None
+    return {"file": path.name, "sha256": digest}

@@ -16,7 +16,8 @@ from homeshore.quality.results import rounded
 
 
 def check_document(run: CheckRun, verdict: Verdict, policy: Policy, *, candidate: str | None, area: str | None,
-                   version: str) -> dict[str, Any]:
+                   version: str, policy_origin: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """The document; `policy` names the policy file that judged it ({"file": None, "sha256": None}: defaults)."""
     speed, call = run.speed, run.call
     judged = verdict_dict(verdict)
     criteria = [dict(item, goodput_mbps=rounded(c.goodput_mbps)) for item, c in zip(judged["criteria"],
@@ -32,6 +33,7 @@ def check_document(run: CheckRun, verdict: Verdict, policy: Policy, *, candidate
         "candidate": candidate,
         "area": area,
         "bufferbloat_grade": verdict.bufferbloat_grade,
+        "policy": dict(policy_origin) if policy_origin else {"file": None, "sha256": None},
         "criteria": criteria,
         "measurements": {
             "download_goodput_mbps": rounded(speed.download_goodput_mbps) if speed else None,

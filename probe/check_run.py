@@ -12,7 +12,9 @@ not reached (never guessed from speedtest-cli's "ping", which is half a TCP conn
 
 A phase that fails after the server was reached does not end the check: its figures stay None and the reason
 goes to `not_reached`; only a server that cannot be reached at all (or is not a speed-test server) raises
-CheckCannotStart, because then nothing can be measured.
+CheckCannotStart, because then nothing can be measured. Which probes went unanswered and which transfers failed
+is kept as well (`unanswered`, `failed_transfers`): phase_outcomes() hands them to probe/check_silence.py, which
+tells a server that stopped answering mid-check from loss on the home's path.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
+from homeshore.probe.check_silence import PhaseOutcome
 from homeshore.probe.host import HostContext, host_context, interface_towards
 from homeshore.probe.host_traffic import TrafficMeter
 from homeshore.probe.latency import CouldNotReach, LatencyResult, UdpProbe
@@ -43,7 +46,12 @@ PHASES = ("call", "download", "upload")
 
 
 class CheckCannotStart(Exception):
-    """Nothing could be measured (server unreachable, not a speed-test server); str() is one line."""
+    """No verdict can be given: nothing could be measured (server unreachable, not a speed-test server), or the
+    server stopped answering mid-check (ServerStoppedAnswering); str() is one line."""
+
+
+class ServerStoppedAnswering(CheckCannotStart):
+    """The server went silent mid-check (probe/check_silence.py): what was lost is not the home's to answer for."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,8 @@ class CheckRun:
     host: HostContext
     not_reached: tuple[str, ...]
     bytes_used: int  # everything the check sent and received (HTTP payload and probes), for the cost budget
+    unanswered: tuple[str, ...] = ()  # phases ("call", "download", "upload") whose UDP probe got no reply at all
+    failed_transfers: tuple[str, ...] = ()  # speed phases ("download", "upload") whose HTTP transfer failed
 
 
 def no_progress(phase: str, fraction: float, note: str) -> None:
@@ -91,6 +101,8 @@ def run_check(plan: CheckPlan, progress: Progress = no_progress) -> CheckRun:
     started_at = datetime.now(timezone.utc)
     started_s = time.monotonic()
     not_reached: list[str] = []
+    unanswered: list[str] = []
+    failed_transfers: list[str] = []
     try:
         session = SpeedSession.open(plan.server)
     except SpeedTestError as error:
@@ -110,10 +122,12 @@ def run_check(plan: CheckPlan, progress: Progress = no_progress) -> CheckRun:
                                       on_progress=lambda fraction: progress("call", fraction, ""))
         except CouldNotReach as error:
             not_reached.append(f"synthetic call: {error}")
+            unanswered.append("call")
         progress("call", 1.0, "")
 
-    loaded_download = _loaded(plan, session, host_name, "download", not_reached, progress)
-    loaded_upload = _loaded(plan, session, host_name, "upload", not_reached, progress)
+    failures = (not_reached, unanswered, failed_transfers)
+    loaded_download = _loaded(plan, session, host_name, "download", failures, progress)
+    loaded_upload = _loaded(plan, session, host_name, "upload", failures, progress)
     speed = session.result()
     traffic = meter.stop() if meter else None
     probe_bytes = _probe_bytes(call.round_trip if call else None, loaded_download, loaded_upload)
@@ -125,12 +139,14 @@ def run_check(plan: CheckPlan, progress: Progress = no_progress) -> CheckRun:
         plan=plan, started_at=started_at, duration_s=time.monotonic() - started_s, speed=speed, call=call,
         loaded_download=loaded_download, loaded_upload=loaded_upload,
         host=host_context(interface, traffic=traffic, other=other), not_reached=tuple(not_reached),
-        bytes_used=own_rx + own_tx)
+        bytes_used=own_rx + own_tx, unanswered=tuple(unanswered), failed_transfers=tuple(failed_transfers))
 
 
-def _loaded(plan: CheckPlan, session: SpeedSession, host_name: str | None, phase: str, not_reached: list[str],
-            progress: Progress) -> LatencyResult | None:
-    """Run one speed phase with the UDP probe beside it; the probe's result (None without a reflector)."""
+def _loaded(plan: CheckPlan, session: SpeedSession, host_name: str | None, phase: str,
+            failures: tuple[list[str], list[str], list[str]], progress: Progress) -> LatencyResult | None:
+    """Run one speed phase with the UDP probe beside it; the probe's result (None without a reflector). What
+    failed goes to `failures`: (not_reached, unanswered, failed_transfers)."""
+    not_reached, unanswered, failed_transfers = failures
     seconds = plan.download_s if phase == "download" else plan.upload_s
     probe = None
     if session.udp_port is not None and host_name:
@@ -144,6 +160,7 @@ def _loaded(plan: CheckPlan, session: SpeedSession, host_name: str | None, phase
         run_phase(seconds, progress=lambda fraction: progress(phase, fraction, ""))
     except SpeedTestError as error:
         not_reached.append(f"{phase}: {error}")
+        failed_transfers.append(phase)
     finally:
         result = None
         if probe is not None:
@@ -151,6 +168,7 @@ def _loaded(plan: CheckPlan, session: SpeedSession, host_name: str | None, phase
                 result = probe.stop()
             except CouldNotReach as error:
                 not_reached.append(f"RTT while {phase}ing: {error}")
+                unanswered.append(phase)
     progress(phase, 1.0, "")
     return result
 
@@ -164,6 +182,15 @@ def _host_of(url: str | None) -> str | None:
     if not url:
         return None
     return urlsplit(url if "://" in url else f"http://{url}").hostname
+
+
+def phase_outcomes(run: CheckRun) -> tuple[PhaseOutcome, ...]:
+    """The run's phases in order, as probe/check_silence.py reads them (pure)."""
+    probes = {"call": run.call.round_trip if run.call else None, "download": run.loaded_download,
+              "upload": run.loaded_upload}
+    return tuple(PhaseOutcome(name, probe=probes[name], unanswered=name in run.unanswered,
+                              transfer_failed=None if name == "call" else name in run.failed_transfers)
+                 for name in PHASES)
 
 
 def readiness_measurements(run: CheckRun) -> ReadinessMeasurements:

@@ -68,6 +68,10 @@ class LatencyResult:
     interval_s: float
     size_bytes: int
     duration_s: float
+    # From the send of the last probe that got any reply (a late one too) to the send of the last probe; the
+    # whole run when nothing came back. Scattered loss keeps it near 0; a server that stops answering makes it
+    # run from that instant to the end (probe/check_silence.py tells the two apart).
+    silent_tail_s: float = 0.0
 
 
 def summarize(send_ns: list[int], replies: list[tuple[int, int]], *, reply_timeout_s: float = REPLY_TIMEOUT_S,
@@ -96,10 +100,16 @@ def summarize(send_ns: list[int], replies: list[tuple[int, int]], *, reply_timeo
     lost = sent - len(rtts_ns)
     rtts_ms = [rtt / 1e6 for rtt in rtts_ns]
     duration_s = (send_ns[-1] - send_ns[0]) / 1e9 + interval_s if send_ns else 0.0
+    if not send_ns:
+        silent_tail_s = 0.0
+    elif answered:
+        silent_tail_s = (send_ns[-1] - send_ns[max(answered)]) / 1e9
+    else:
+        silent_tail_s = duration_s
     return LatencyResult(
         sent=sent, received=len(rtts_ms), lost=lost, loss_pct=100 * lost / sent if sent else 0.0, late=late,
         duplicates=duplicates, reordered=reordered, **_rtt_statistics(rtts_ms),
-        interval_s=interval_s, size_bytes=size_bytes, duration_s=duration_s)
+        interval_s=interval_s, size_bytes=size_bytes, duration_s=duration_s, silent_tail_s=silent_tail_s)
 
 
 def _rtt_statistics(rtts_ms: list[float]) -> dict[str, float | None]:

@@ -54,7 +54,8 @@ class CodecImpairment:
 class EModelResult:
     """One E-model evaluation.
 
-    r_factor: transmission rating R (G.107 eq. 7-1); not clamped, may fall below 0 or rise above 100.
+    r_factor: transmission rating R (G.107 eq. 7-1), clamped to G.107's scale of 0 (extremely bad) to 100: the
+        equation alone gives -140 at 63 % burst loss, a figure no table of R knows.
     mos: estimated MOS (G.107 Annex B), 1.0 to 4.5.
     kind: "conversational" when a one-way delay was given, "listening" when delay was unknown and scored as 0 ms.
     ie_eff: effective equipment impairment Ie-eff after packet loss (G.107 eq. 7-29).
@@ -170,6 +171,9 @@ def ie_eff(ie: float, bpl: float, loss_pct: float, burst_r: float = 1.0) -> floa
     if not bpl > 0.0:
         raise ValueError(f"bpl must be > 0, got {bpl!r}")
     return ie + (95.0 - ie) * loss_pct / (loss_pct / burst_r + bpl)
+
+
+R_MIN, R_MAX = 0.0, 100.0  # G.107's scale of R (Annex B maps R < 0 to MOS 1 and R > 100 to 4.5 for this reason)
 
 
 def r_to_mos(r: float) -> float:
@@ -339,5 +343,5 @@ def score(
     eff = ie_eff(impairment.ie, impairment.bpl, loss_pct, burst_r)
     kind = "listening" if one_way_delay_ms is None else "conversational"
     id_ = delay_impairment(0.0 if one_way_delay_ms is None else one_way_delay_ms)
-    r = _DEFAULTS.ro - _DEFAULTS.is_ - id_ - eff + _A
+    r = min(R_MAX, max(R_MIN, _DEFAULTS.ro - _DEFAULTS.is_ - id_ - eff + _A))
     return EModelResult(r_factor=r, mos=r_to_mos(r), kind=kind, ie_eff=eff, id_=id_, codec=impairment.codec)

@@ -9,7 +9,10 @@ the JSON contract of DESIGN.md, the spool read back with plain sqlite3, and the 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import signal
@@ -44,16 +47,25 @@ def lab_prerequisites() -> None:
 @contextmanager
 def served_lab() -> Iterator[netlab.Lab]:
     """A lab with `homeshore serve` listening in the server namespace (b)."""
-    with netlab.Lab() as lab:
-        process = netlab.popen(lab.b.ns, [str(CONSOLE_SCRIPT), "serve", "--http-port", str(HTTP_PORT),
-                                          "--udp-port", str(UDP_PORT)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-        try:
-            line = process.stdout.readline()
-            assert line.startswith("homeshore serve: HTTP on"), line + process.stderr.read()
-            yield lab
-        finally:
-            netlab.end_process(process)
+    with netlab.Lab() as lab, serving(lab):
+        yield lab
+
+
+@contextmanager
+def serving(lab: netlab.Lab) -> Iterator[subprocess.Popen]:
+    """`homeshore serve` in the server namespace (b), in a session of its own (so a signal to its process group
+    reaches any worker it starts), until the block ends."""
+    process = netlab.popen(lab.b.ns, [str(CONSOLE_SCRIPT), "serve", "--http-port", str(HTTP_PORT),
+                                      "--udp-port", str(UDP_PORT)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("homeshore serve: HTTP on"), line + process.stderr.read()
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
+        netlab.end_process(process)
 
 
 # A --quick phase counts the 4 s after its warm-up. tbf drops by tail, a quarter of the packets at 7 Mbit/s with
@@ -111,8 +123,11 @@ def test_a_7_mbit_home_fails_download_and_a_10_mbit_home_passes_with_report_and_
     with served_lab() as lab:
         shape_both_ways(lab, download_kbit=10_000, upload_kbit=2_000)
         report = tmp_path / "candidate.html"
+        policy = tmp_path / "centre-policy.toml"  # the defaults, written out: the verdict is the same
+        policy.write_text("[policy]\ndownload_min_mbps = 8.0\nupload_min_mbps = 1.0\n", encoding="utf-8")
         fast_exit, fast, fast_err = run_check(lab, tmp_path / "fast", "--quick", "--candidate", "REF-0042",
-                                              "--postcode", "NG5 1AB", "--report", str(report))
+                                              "--postcode", "NG5 1AB", "--report", str(report), "--policy",
+                                              str(policy))
     # 7 Mbit/s of tbf: line rate below 8 -> FAIL, exit 1; 10 Mbit/s: above 8 (in the WARN band below 10) -> exit 0
     assert criterion(slow, "download")["status"] == "FAIL" and slow["verdict"] == "FAIL"
     assert slow_exit == ExitStatus.FAILED
@@ -135,12 +150,20 @@ def test_a_7_mbit_home_fails_download_and_a_10_mbit_home_passes_with_report_and_
     assert sorted(samples) == ["bandwidth", "readiness", "voip_test"]
     assert samples["readiness"].tags["area"] == "NG5" and samples["readiness"].fields["verdict"] == fast["verdict"]
     assert samples["bandwidth"].fields["download_mbps"] == fast["measurements"]["download_goodput_mbps"]
+    # the policy that judged it, named by file name and SHA-256 (hashlib's), in the document and the stored result;
+    # the defaults when no file was given
+    digest = hashlib.sha256(policy.read_bytes()).hexdigest()
+    assert fast["policy"] == {"file": "centre-policy.toml", "sha256": digest}, fast["policy"]
+    assert slow["policy"] == {"file": None, "sha256": None}
+    assert samples["readiness"].fields["policy"] == f"centre-policy.toml sha256:{digest[:12]}"
+    assert str(tmp_path) not in json.dumps(fast["policy"])  # the name, never the path
     assert "NG5 1AB" not in json.dumps([dict(s.tags) for s in samples.values()])
     # the report: the verdict and the candidate in the text, nothing remote
     page = _Text()
     page.feed(report.read_text(encoding="utf-8"))
     text = " ".join(page.text)
     assert fast["verdict"] in text and "REF-0042" in text and page.remote == []
+    assert "Judged by policy centre-policy.toml" in " ".join(text.split())
 
 
 def test_a_deep_queue_shows_rtt_under_load_100_ms_above_idle_and_a_bufferbloat_warning(tmp_path: Path) -> None:
@@ -255,3 +278,69 @@ def test_a_state_dir_set_only_in_agent_toml_holds_the_check_and_feeds_the_map(tm
     assert drawn.returncode == 0, drawn.stderr
     with (tmp_path / "map" / "areas.csv").open(newline="", encoding="utf-8") as file:
         assert [row["area"] for row in csv.DictReader(file)] == ["NG5"]
+
+
+def count_probes(lab: netlab.Lab) -> None:
+    """An nft counter of the UDP probes reaching the server namespace's reflector port."""
+    netlab.run(lab.b.ns, ["nft", "-f", "-"], stdin=(
+        "table inet probe_count {\n chain input {\n  type filter hook input priority 0; policy accept;\n"
+        f"  udp dport {UDP_PORT} counter\n }}\n}}\n"))
+
+
+def udp_probes_received(lab: netlab.Lab) -> int:
+    """What count_probes()'s counter has seen, read from nft's JSON."""
+    listed = json.loads(netlab.run(lab.b.ns, ["nft", "-j", "list", "table", "inet", "probe_count"]))
+    return sum(item["rule"]["expr"][-1]["counter"]["packets"] for item in listed["nftables"] if "rule" in item)
+
+
+def stop_server_after(lab: netlab.Lab, server: subprocess.Popen, probes: int, client: subprocess.Popen,
+                      timeout_s: float) -> None:
+    """SIGSTOP `homeshore serve` (its process group) once `probes` probes reached it (count_probes() first),
+    polling the counter itself; fails when `client` ends or timeout_s passes before."""
+    deadline = time.monotonic() + timeout_s
+    while udp_probes_received(lab) < probes:
+        assert client.poll() is None, f"the client ended before {probes} probes reached the server"
+        assert time.monotonic() < deadline, f"{probes} probes did not reach the server within {timeout_s} s"
+        time.sleep(0.02)
+    os.killpg(server.pid, signal.SIGSTOP)
+
+
+def test_a_server_stopped_two_seconds_into_the_check_is_could_not_measure_not_the_homes_loss(tmp_path: Path) -> None:
+    """Issue 15: `homeshore serve` stopped with SIGSTOP once 100 probes of the synthetic call (2 s at 50 per
+    second) reached it, as counted by an nft counter on its input. Before the fix: FAIL, exit 1, "63 % loss,
+    check the router's cables". Now: one line saying the server stopped answering, exit 2, nothing stored."""
+    state_dir = tmp_path / "state"
+    with netlab.Lab() as lab, serving(lab) as server:
+        count_probes(lab)
+        argv = ["env", f"HOMESHORE_AGENT_STATE_DIR={state_dir}", str(CONSOLE_SCRIPT), "check", "--server",
+                f"http://{lab.b.ipv4}:{HTTP_PORT}", "--json", "--quick"]
+        check = netlab.popen(lab.a.ns, argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            stop_server_after(lab, server, 100, check, timeout_s=30)
+            stdout, stderr = check.communicate(timeout=120)
+        finally:
+            netlab.end_process(check)
+    lines = stderr.strip().splitlines()
+    assert check.returncode == ExitStatus.CANNOT_MEASURE, (stdout, stderr)
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert "could not measure: the server stopped answering" in lines[0], lines[0]
+    assert "into the synthetic call" in lines[0], lines[0]  # where it stopped: the call, ~2 s in
+    assert "loss" not in stderr.lower() and "cable" not in stderr.lower() and stdout == ""
+    assert not (state_dir / "spool.sqlite3").exists() or spooled(state_dir) == []  # not stored as the home's
+
+
+def test_scattered_loss_with_the_server_alive_still_fails_on_loss(tmp_path: Path) -> None:
+    """10 % of the reflector's replies dropped at random on the server's egress (nft numgen): the server answers
+    throughout, so the loss is the path's: a finding (FAIL on loss, exit 1), not "could not measure". 250 calls
+    packets at 10 %: 25 lost on average, fewer than 3 (1 %) with a chance of 1e-8."""
+    with served_lab() as lab:
+        netlab.random_loss(lab.b.ns, lab.b.dev, 10, udp_sport=UDP_PORT)
+        exit_code, document, stderr = run_check(lab, tmp_path / "state", "--quick")
+    call = document["measurements"]["synthetic_call"]
+    loss = criterion(document, "loss")
+    assert loss["status"] == "FAIL" and document["verdict"] == "FAIL" and exit_code == ExitStatus.FAILED, stderr
+    assert loss["value"] == pytest.approx(100 * (call["packets_sent"] - call["packets_received"]) / call["packets_sent"],
+                                          abs=0.001)
+    assert 3 <= loss["value"] <= 20, loss
+    assert "stopped answering" not in stderr and document["could_not_measure"] is False
+    assert 0 <= call["r_factor"] <= 100

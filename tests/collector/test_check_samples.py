@@ -40,10 +40,20 @@ def test_a_full_check_gives_readiness_bandwidth_and_voip_test_with_bounded_tags(
     assert all(s.time_ns == TIME_NS for s in samples.values())
     assert dict(samples["readiness"].tags) == {"agent": "h-1", "area": "NG5", "conn": "wifi",
                                                "server": "collector.example.org:8080"}
-    assert dict(samples["readiness"].fields) == {"verdict": "WARN", "candidate": "REF-123", "download_pass": 1.0,
-                                                 "loaded_rtt_pass": 0.0, "mos_pass": 0.0}
+    assert dict(samples["readiness"].fields) == {"verdict": "WARN", "candidate": "REF-123", "policy": "defaults",
+                                                 "download_pass": 1.0, "loaded_rtt_pass": 0.0, "mos_pass": 0.0}
     assert samples["bandwidth"].fields["loaded_rtt_down_ms"] == 140.0
     assert samples["voip_test"].tags["codec"] == "PCMU" and samples["voip_test"].fields["mos"] == 4.39
+
+
+def test_the_readiness_sample_names_the_policy_file_by_name_and_digest_never_by_path() -> None:
+    document = copy.deepcopy(DOCUMENT)
+    document["policy"] = {"file": "strict.toml", "sha256": "0123456789abcdef" * 4}
+    (readiness,) = [s for s in check_samples(document, agent="h-1") if s.measurement == "readiness"]
+    assert readiness.fields["policy"] == "strict.toml sha256:0123456789ab"
+    document["policy"] = {"file": None, "sha256": None}
+    (readiness,) = [s for s in check_samples(document, agent="h-1") if s.measurement == "readiness"]
+    assert readiness.fields["policy"] == "defaults"
 
 
 def test_a_speeds_only_ookla_check_writes_no_voip_test_and_tags_the_server_ookla() -> None:
@@ -63,10 +73,12 @@ def test_nothing_measured_still_records_the_verdict_only() -> None:
 
 
 def test_influxdb_stores_the_samples_exactly(influx) -> None:
-    lines = [to_line_protocol(s) for s in check_samples(DOCUMENT, agent="h-7")]
+    document = dict(DOCUMENT, policy={"file": "strict.toml", "sha256": "fedcba9876543210" * 4})
+    lines = [to_line_protocol(s) for s in check_samples(document, agent="h-7")]
     assert influx.write(lines, "homeshore").status == 204
     rows = influx.rows("SELECT * FROM readiness WHERE agent = 'h-7'", "homeshore")
     assert len(rows) == 1 and rows[0]["verdict"] == "WARN" and rows[0]["candidate"] == "REF-123"
+    assert rows[0]["policy"] == "strict.toml sha256:fedcba987654"
     assert rows[0]["area"] == "NG5" and rows[0]["server"] == "collector.example.org:8080"
     bandwidth = influx.rows("SELECT download_mbps, loaded_rtt_up_ms, bytes_used FROM bandwidth", "homeshore")
     assert (bandwidth[0]["download_mbps"], bandwidth[0]["loaded_rtt_up_ms"], bandwidth[0]["bytes_used"]) == \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from homeshore.planning.measurements import ReadinessMeasurements
 from homeshore.planning.policy import RANGES, TCP_IPV4_ETHERNET_OVERHEAD_PCT, Policy, PolicyError
-from homeshore.planning.policy_file import load_policy
+from homeshore.planning.policy_file import load_policy, policy_origin
 from homeshore.planning.readiness import evaluate
 from homeshore.planning.verdict import Status
 
@@ -141,3 +142,15 @@ def test_any_text_gives_a_policy_or_one_line(text: str) -> None:
             assert isinstance(load_policy(path), Policy)
         except PolicyError as error:
             assert "\n" not in str(error) and "policy.toml" in str(error)
+
+
+def test_a_check_names_its_policy_by_file_name_and_sha256_or_as_the_defaults(tmp_path: Path) -> None:
+    policy = tmp_path / "alice" / "strict.toml"
+    policy.parent.mkdir()
+    policy.write_bytes(b"[policy]\njitter_max_ms = 20.0\n")
+    # reference: sha256sum(1) of the same bytes
+    expected = subprocess.run(["sha256sum", str(policy)], capture_output=True, text=True, check=True).stdout.split()[0]
+    assert policy_origin(policy) == {"file": "strict.toml", "sha256": expected}
+    assert policy_origin(None) == {"file": None, "sha256": None}
+    with pytest.raises(PolicyError, match="cannot read the policy file"):
+        policy_origin(tmp_path / "missing.toml")

@@ -34,7 +34,7 @@ from homeshore.collector.spool import Spool
 from homeshore.collector.state import SPOOL_FILE
 from tests import netlab
 from tests.cli.agent_home import AgentSetup, agent_environment
-from tests.cli.test_check_live import HTTP_PORT, served_lab
+from tests.cli.test_check_live import HTTP_PORT, count_probes, served_lab, serving, stop_server_after
 from tests.live.livecalls import require_lab
 from tests.probe.test_speedtest_live import check_reference, iperf3_goodput_mbps, shape, within
 from tests.references.tshark import TsharkStream, rtp_streams
@@ -243,6 +243,25 @@ def test_a_scheduled_speed_test_under_the_agent_measures_the_shaped_link(home: A
     status = home.status()["speedtest"]
     assert status["last_ok"] is True and status["last_error"] is None, status
     assert "speed test deferred" not in home.log()
+
+
+def test_a_server_stopped_during_a_scheduled_speed_test_leaves_no_result_and_says_why(home: AgentSetup) -> None:
+    """Issue 15: `homeshore serve` stopped with SIGSTOP once 100 probes of the speed test's synthetic call reached
+    it. The run is "could not measure": the health file says the server stopped answering, and nothing of it is
+    spooled as the home's (before the fix: a bandwidth, voip_test and readiness sample with 60 % loss)."""
+    with netlab.Lab() as lab, serving(lab) as server:
+        count_probes(lab)
+        home.configure(to=False, host={"interval_s": 1.0},
+                       speedtest={"server": server_url(lab), "interval_h": SOON_H})
+        agent = start_agent(home, lab.a.ns, "--quick-speedtest")
+        stop_server_after(lab, server, 100, agent, timeout_s=60)
+        status = home.wait_for(lambda: home.status().get("speedtest", {}).get("last_time") and
+                               home.status()["speedtest"], 120, "the speed test's end")
+        code, _ = home.stop()
+    assert code == 0, home.log()
+    assert status["last_ok"] is False and "the server stopped answering" in status["last_error"], status
+    spooled = {from_line_protocol(line).measurement for line in spooled_lines(home)}
+    assert spooled.isdisjoint({"bandwidth", "voip_test", "readiness"}), spooled
 
 
 # --- 3. deferred while a call is in progress -------------------------------------------------------------------

@@ -218,3 +218,17 @@ def test_delay_impairment(one_way_delay_ms, expected_id):
 def test_invalid_inputs_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         score("PCMA", **kwargs)
+
+
+@pytest.mark.parametrize(("codec", "loss_pct", "burst_r", "one_way_delay_ms", "r_factor", "mos"), [
+    # issue 15: 63 % loss in one burst; eq. 7-29 gives Ie-eff = 95 * 63 / (63 / 63 + 25.1) = 229.3, so
+    # R = 93.2 - 229.3 - Id < 0 by the equation alone: G.107's scale stops at 0, MOS 1 (Annex B)
+    ("PCMU", 63.0, 63.0, 100.0, 0.0, 1.0),
+    ("PCMU", 100.0, 10.0, 0.0, 0.0, 1.0),  # everything lost in bursts: Ie-eff = 9500 / (10 + 25.1) = 270.7
+    ("PCMU", 100.0, 1.0, 0.0, 17.27, 1.18),  # ... at random: Ie-eff = 9500 / 125.1 = 75.9, R = 93.2 - 75.9 > 0
+    ("PCMU", 0.0, 1.0, None, 93.21, 4.41),  # within the scale: untouched (default_r())
+])
+def test_r_is_kept_on_g107s_scale_of_0_to_100(codec, loss_pct, burst_r, one_way_delay_ms, r_factor, mos):
+    result = score(codec, loss_pct, burst_r=burst_r, one_way_delay_ms=one_way_delay_ms)
+    assert result.r_factor == pytest.approx(r_factor, abs=0.01)
+    assert result.mos == pytest.approx(mos, abs=0.01)
