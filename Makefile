@@ -10,7 +10,7 @@ COMPILED := build/compiled
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test,uk]'
+	$(VENV)/bin/pip install --quiet -e '.[test,uk,server]'
 	touch $(STAMP)
 
 install: $(STAMP)
