@@ -142,7 +142,7 @@ def map_command(source: str, level: str, boundaries: Path | None, code_property:
 
 
 def _read_tests(source: str, level: str, since: datetime, until: datetime, influx: dict) -> tuple[list, list[str]]:
-    from homeshore.collector.map_source import SourceError, influx_tests, spool_tests
+    from homeshore.planning.map_source import SourceError, influx_tests, spool_tests
     from homeshore.collector.query import QueryClient, QueryError
     from homeshore.planning.home_tests import SampleInputError, csv_home_tests
 
