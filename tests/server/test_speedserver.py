@@ -226,6 +226,26 @@ def test_random_files_have_ookla_lengths_and_incompressible_bodies(server: Speed
     assert server.counters.connections == 1
 
 
+def test_a_download_the_client_does_not_read_is_held_to_the_socket_buffers(server: SpeedServer) -> None:
+    """Downloads are written only as the socket drains: a client that stops reading holds the server to what the
+    kernel buffers (the server's send buffer, at most tcp_wmem's maximum, and the client's receive buffer) plus a
+    few chunks, not to the 31.6-MB file."""
+    wmem_max = int(open("/proc/sys/net/ipv4/tcp_wmem").read().split()[2])
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(b"GET /speedtest/random4000x4000.jpg HTTP/1.1\r\nHost: t\r\n\r\n")
+        seen: list[int] = []
+
+        def stopped_growing() -> bool:  # the same count over the last 20 polls (0.2 s): the server waits
+            seen.append(server.counters.bytes_sent)
+            return len(seen) > 20 and seen[-1] == seen[-21] > 0
+        eventually(stopped_growing)
+        rcvbuf = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    print(f"held {seen[-1]} bytes (tcp_wmem max {wmem_max}, client SO_RCVBUF {rcvbuf})")
+    assert seen[-1] <= wmem_max + rcvbuf + 3 * 65536 < RANDOM_FILE_BYTES[4000] / 4
+
+
 def test_unknown_paths_are_404_and_counted(server: SpeedServer) -> None:
     for target in ["/speedtest/random123x123.jpg", "/speedtest/random350x500.jpg", "/x/speedtest/latency.txt",
                    "/speedtest/latency.txt/", "/speedtest/receipt?test=" + "e" * 16, "/robots.txt"]:
