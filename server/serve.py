@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from homeshore.server import reflector, speed_http
 from homeshore.server.reflector import ReflectorCounters
 from homeshore.server.sockets import bound_socket
-from homeshore.server.speed_http import SpeedServerCounters, SpeedServerLimits
+from homeshore.server.speed_limits import SpeedServerCounters, SpeedServerLimits
 
 
 class ListenError(OSError):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from homeshore.server.speed_http import SpeedServer
+from homeshore.server.speed_server import SpeedServer
 from tests import netlab
 from tests.conftest import REPO
 from tests.live.livecalls import require_lab

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from homeshore.server.speed_http import SpeedServer
+from homeshore.server.speed_server import SpeedServer
 from homeshore.probe.speedtest import SpeedSession
 from tests.references.influxd import free_port
 

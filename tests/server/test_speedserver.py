@@ -21,7 +21,8 @@ from homeshore.server.speed_protocol import (
     RANDOM_FILE_BYTES, BadRequest, Route, advertised_host, ookla_config_xml, ookla_servers_xml, parse_target,
     source_key,
 )
-from homeshore.server.speed_http import SpeedServer, SpeedServerLimits
+from homeshore.server.speed_limits import SpeedServerLimits
+from homeshore.server.speed_server import SpeedServer
 
 TEST_ID = "0123456789abcdef"
 # The file sizes speedtest-cli asks for (speedtest.py 2.1.3, get_config: sizes['download']).
