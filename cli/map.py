@@ -157,7 +157,7 @@ def map_command(source: str, level: str, boundaries: Path | None, code_property:
 
 def _read_tests(source: str, level: str, since: datetime, until: datetime, influx: dict,
                 config_path: Path | None) -> tuple[list, list[str]]:
-    from homeshore.collector.map_source import SourceError, influx_tests, spool_tests, unsent_only_note
+    from homeshore.planning.map_source import SourceError, influx_tests, spool_tests, unsent_only_note
     from homeshore.collector.query import QueryClient, QueryError
     from homeshore.planning.home_tests import SampleInputError, csv_home_tests
 

@@ -1,28 +1,30 @@
 """`homeshore serve`: the measurement server a contact centre runs next to its collector.
 
-It starts the speed-test HTTP server (collector/speedserver.py) and the UDP reflector (collector/reflector.py)
-on one bind address, says in one line where each listens, and runs until SIGTERM or Ctrl-C; then it prints
-each one's counters on a line of its own and exits 0. A server asked to stop has done its job, so SIGINT and
+It runs the speed-test HTTP server (server/speed_http.py) and the UDP reflector (server/reflector.py) on
+one bind address and one event loop (server/serve.py), says in one line where each listens, and runs until
+SIGTERM or Ctrl-C; then it prints each one's counters on a line of its own and exits 0. A server asked to stop has done its job, so SIGINT and
 SIGTERM are both a clean stop (0), unlike Ctrl-C during a measurement (130, cli/status.py), which loses a
 result.
 
 Options are checked before anything listens, and a port in use or an address that is not this machine's is
 reported as one line, exit 2 (UsageProblem), never a traceback. Port 0 means any free port; the line printed
-at start names the ports really used.
+at start names the ports really used. The server needs the `server` extra (aiohttp, aiortc), which the agent
+does not install: without it, that is one line and exit 2 too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ipaddress
-import signal
-import threading
 
 import click
 
 from homeshore.cli.errors import UsageProblem
 
 MAX_TEST_LENGTH_S = 60  # speedtest-cli would run each phase this long: more is a typo, not a test
+NEEDS_EXTRA = "it needs the server extra: pip install 'homeshore[server]'"
+_EXTRA_MODULES = ("aiohttp", "aiortc")
 
 
 def _port(option: str, text: str) -> int:
@@ -69,32 +71,28 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
         raise UsageProblem(f"--test-length must be whole seconds from 1 to {MAX_TEST_LENGTH_S}, "
                            f"not {test_length_text!r}")
 
-    from homeshore.collector.reflector import Reflector
-    from homeshore.collector.speedserver import SpeedServer
+    try:
+        for name in _EXTRA_MODULES:
+            __import__(name)
+        from homeshore.server.serve import ListenError, listen, serve as run_server
+    except ImportError as error:
+        if (error.name or "").partition(".")[0] in _EXTRA_MODULES:
+            raise UsageProblem(NEEDS_EXTRA) from None
+        raise
 
-    reflector = Reflector(bind, udp_port)
     try:
-        reflector.start()
-    except OSError as error:
-        raise UsageProblem(f"cannot listen on UDP {_where(bind, udp_port)}: {error.strerror}") from None
-    http = SpeedServer(bind, http_port, udp_port=reflector.port, test_length_s=int(test_length_text))
-    try:
-        http.start()
-    except OSError as error:
-        reflector.stop()
-        raise UsageProblem(f"cannot listen on TCP {_where(bind, http_port)}: {error.strerror}") from None
+        listening = listen(bind, http_port, udp_port)
+    except ListenError as error:
+        raise UsageProblem(f"cannot listen on {error.transport} {_where(bind, error.port)}: {error.strerror}") \
+            from None
 
-    stopping = threading.Event()
-    previous = {signum: signal.signal(signum, lambda *_: stopping.set()) for signum in (signal.SIGTERM, signal.SIGINT)}
+    def started() -> None:
+        click.echo(f"homeshore serve: HTTP on {_where(bind, listening.http_port)}, "
+                   f"UDP reflector on {_where(bind, listening.udp_port)}")
+
     try:
-        click.echo(f"homeshore serve: HTTP on {_where(bind, http.port)}, "
-                   f"UDP reflector on {_where(bind, reflector.port)}")
-        while not stopping.wait(0.2):  # a timed wait, so the signal handler gets to run
-            pass
+        counters = asyncio.run(run_server(listening, test_length_s=int(test_length_text), on_started=started))
     finally:
-        http_counters = http.stop()
-        reflector_counters = reflector.stop()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    click.echo(_counter_line("homeshore serve: HTTP", http_counters))
-    click.echo(_counter_line("homeshore serve: UDP reflector", reflector_counters))
+        listening.close()
+    click.echo(_counter_line("homeshore serve: HTTP", counters.http))
+    click.echo(_counter_line("homeshore serve: UDP reflector", counters.reflector))

@@ -25,9 +25,13 @@ import math
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, Union
+from typing import Literal, Mapping, Union, get_args
 
-from homeshore.planning.measurements import CONNECTIONS
+# The kinds of connection a check or a sample names: the `conn` tag of DESIGN.md's schema. Defined here only;
+# the readiness figures (planning/measurements.py), the map, the host probe and the report take them from here.
+Connection = Literal["wired", "wifi", "cellular", "unknown"]
+CONNECTIONS: tuple[str, ...] = get_args(Connection)
+KNOWN_CONNECTIONS: frozenset[str] = frozenset(CONNECTIONS) - {"unknown"}  # those that say what the link is
 
 FieldValue = Union[float, int, bool, str]
 

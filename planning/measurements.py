@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
 
-# The kinds of connection a check or a sample names: the `conn` tag of DESIGN.md's schema. Defined here only;
-# the schema, the map, the host probe and the report take them from here.
-Connection = Literal["wired", "wifi", "cellular", "unknown"]
-CONNECTIONS: tuple[str, ...] = get_args(Connection)
-KNOWN_CONNECTIONS: frozenset[str] = frozenset(CONNECTIONS) - {"unknown"}  # those that say what the link is
+# The connection kinds are the schema's `conn` tag, defined once there.
+from homeshore.collector.schema import CONNECTIONS, KNOWN_CONNECTIONS, Connection  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from urllib.parse import urlsplit
 
 from homeshore.collector.schema import Sample
 from homeshore.collector.spool import Spool
-from homeshore.collector.writer_factory import WRITE_TIMEOUT_S
+from homeshore.probe.agent_writer import WRITE_TIMEOUT_S
 from homeshore.probe.agent_config import (AgentConfig, ConfigError, Credentials, collector_credentials,
                                           load_config)
 from homeshore.probe.agent_samples import SelfMetrics, agent_sample, common_tags, host_sample
@@ -468,7 +468,7 @@ class Agent:
     # --- the spool thread: appends and flushes ----------------------------------------------------------------
     def _run_spool(self, stop: threading.Event) -> None:
         from homeshore.collector.backoff import Backoff
-        from homeshore.collector.writer_factory import writer_for
+        from homeshore.probe.agent_writer import writer_for
 
         settings = self.runtime.config.collector
         writer = None

@@ -1,4 +1,4 @@
-"""UDP latency, jitter and loss against a homeshore reflector (collector/reflector.py), idle or under load.
+"""UDP latency, jitter and loss against a homeshore reflector (server/reflector.py), idle or under load.
 
     result = measure_udp("collector.example.org", 8610, seconds=10)          # idle: blocks for ~10 s
     with UdpProbe("collector.example.org", 8610) as running:                 # under load: runs on a thread

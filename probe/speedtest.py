@@ -75,7 +75,7 @@ UNANSWERED_PING_MS = 3 * 3600 / 6 * 1000
 # retransmission timeout recovers a window that small) the link went quiet for a second and the phase read 20 %
 # low. With 31.6-MB files each thread keeps one connection for the whole phase below 50 Mbit/s, as iperf3 does.
 DOWNLOAD_SIZES = [4000]  # random{N}x{N}.jpg
-DOWNLOAD_ROUND_BYTES = 31_625_365  # collector/speed_protocol.py's RANDOM_FILE_BYTES[4000]
+DOWNLOAD_ROUND_BYTES = 31_625_365  # server/speed_protocol.py's RANDOM_FILE_BYTES[4000]
 DOWNLOAD_THREADS = 8
 UPLOAD_SIZES_BYTES = [524_288, 1_048_576, 7_340_032]
 # Download: a 10-Gbit/s LAN, or a server on this machine (a 1-Gbit/s list ran out in 1.2 s on loopback); with one

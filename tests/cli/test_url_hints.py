@@ -13,7 +13,7 @@ import pytest
 
 from tests.cli.one_line import assert_one_line_exit_2
 from tests.references.http_peer import serving
-from tests.references.influxd import free_port
+from tests.references.influxd import closed_port
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("homeshore")
 
@@ -54,6 +54,6 @@ def test_https_to_a_plain_http_server_says_try_http(name: str, plain_http_port: 
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_a_closed_port_says_nothing_listens(name: str, tmp_path: Path) -> None:
-    port = free_port()
-    assert_one_line_exit_2(run(command(name, f"http://127.0.0.1:{port}", tmp_path), tmp_path),
-                           f"nothing listens on 127.0.0.1:{port}: is the server running?")
+    with closed_port() as port:
+        assert_one_line_exit_2(run(command(name, f"http://127.0.0.1:{port}", tmp_path), tmp_path),
+                               f"nothing listens on 127.0.0.1:{port}: is the server running?")

@@ -12,7 +12,7 @@ import pytest
 
 from homeshore.collector.url_hints import url_hint, with_hint
 from tests.references.http_peer import serving
-from tests.references.influxd import free_port
+from tests.references.influxd import closed_port
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,8 @@ def test_https_to_a_plain_http_server_says_try_http(plain_http_port: int) -> Non
 
 
 def test_a_refused_connection_says_nothing_listens(plain_http_port: int) -> None:
-    port = free_port()
-    error = failure(f"http://127.0.0.1:{port}")
+    with closed_port() as port:
+        error = failure(f"http://127.0.0.1:{port}")
     expected = f"nothing listens on 127.0.0.1:{port}: is the server running?"
     assert url_hint(f"http://127.0.0.1:{port}", error) == expected
     assert url_hint(f"http://127.0.0.1:{port}", "ConnectionRefusedError: [Errno 111] Connection refused") == expected

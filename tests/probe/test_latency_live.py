@@ -1,4 +1,4 @@
-"""The UDP probe (probe/latency.py) against the reflector (collector/reflector.py) across a veth pair.
+"""The UDP probe (probe/latency.py) against the reflector (server/reflector.py) across a veth pair.
 
 Home is namespace a, the server namespace b. References, independent of homeshore: tshark reads what tcpdump
 recorded on the home's veth (RTT between a probe leaving and its reply arriving, sizes on the wire), nft's own
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from homeshore.collector.reflector import Reflector
+from homeshore.server.reflector import Reflector
 from homeshore.probe import udpprobe_wire as wire
 from homeshore.probe.latency import NoReflector, ServerUnreachable, UdpProbe, measure_udp
 from tests import netlab
@@ -224,7 +224,7 @@ def safety_session(lab: netlab.Lab) -> dict[str, object]:
 
 def test_reflector_answers_only_well_formed_probes_to_their_sender_at_equal_size_and_cuts_floods() -> None:
     with netlab.Lab() as lab:
-        argv = [sys.executable, "-m", "homeshore.collector.reflector", "--bind", lab.b.ipv4, "--port", PORT,
+        argv = [sys.executable, "-m", "homeshore.server.reflector", "--bind", lab.b.ipv4, "--port", PORT,
                 "--packets-per-s", RATE_PPS, "--burst-packets", BURST, "--tests-per-source", TESTS]
         process = netlab.popen(lab.b.ns, argv, stdout=subprocess.PIPE, text=True, cwd=netlab.REPO)
         try:

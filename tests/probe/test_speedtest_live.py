@@ -1,4 +1,4 @@
-"""The speed test (probe/speedtest.py) against `homeshore serve`'s speed server (collector/speedserver.py)
+"""The speed test (probe/speedtest.py) against `homeshore serve`'s speed server (server/speed_http.py)
 across a veth pair shaped by tc tbf, checked against iperf3 on the same link in the same direction.
 
 Home is namespace a, the server namespace b. The client runs as its own process inside the home namespace
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from homeshore.collector.speedserver import SpeedServer
+from homeshore.server.speed_server import SpeedServer
 from tests import netlab
 from tests.conftest import REPO
 from tests.live.livecalls import require_lab

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from homeshore.collector.speedserver import SpeedServer
+from homeshore.server.speed_server import SpeedServer
 from homeshore.probe.speedtest import SpeedSession
 
 PHASE_S = 3.0

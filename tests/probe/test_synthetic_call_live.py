@@ -1,4 +1,4 @@
-"""The synthetic call (probe/synthetic_call.py) against the reflector (collector/reflector.py) across a veth pair.
+"""The synthetic call (probe/synthetic_call.py) against the reflector (server/reflector.py) across a veth pair.
 
 Home is namespace a, the server namespace b. The reference for loss is nft's own packet counters around the
 rule that drops the reflector's replies at random on b's egress (the way a lossy link loses them: after the
@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from homeshore.collector.reflector import Reflector
+from homeshore.server.reflector import Reflector
 from homeshore.probe.synthetic_call import NoReflector, SyntheticCallResult, run_synthetic_call
 from homeshore.quality import emodel
 from tests import netlab

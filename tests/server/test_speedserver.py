@@ -16,12 +16,13 @@ import zlib
 import pytest
 import speedtest
 
-from homeshore.collector.receipts import ReceiptBook
-from homeshore.collector.speed_protocol import (
+from homeshore.server.receipts import ReceiptBook
+from homeshore.server.speed_protocol import (
     RANDOM_FILE_BYTES, BadRequest, Route, advertised_host, ookla_config_xml, ookla_servers_xml, parse_target,
     source_key,
 )
-from homeshore.collector.speedserver import SpeedServer, SpeedServerLimits
+from homeshore.server.speed_limits import SpeedServerLimits
+from homeshore.server.speed_server import SpeedServer
 
 TEST_ID = "0123456789abcdef"
 # The file sizes speedtest-cli asks for (speedtest.py 2.1.3, get_config: sizes['download']).
@@ -226,6 +227,26 @@ def test_random_files_have_ookla_lengths_and_incompressible_bodies(server: Speed
     assert server.counters.connections == 1
 
 
+def test_a_download_the_client_does_not_read_is_held_to_the_socket_buffers(server: SpeedServer) -> None:
+    """Downloads are written only as the socket drains: a client that stops reading holds the server to what the
+    kernel buffers (the server's send buffer, at most tcp_wmem's maximum, and the client's receive buffer) plus a
+    few chunks, not to the 31.6-MB file."""
+    wmem_max = int(open("/proc/sys/net/ipv4/tcp_wmem").read().split()[2])
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(b"GET /speedtest/random4000x4000.jpg HTTP/1.1\r\nHost: t\r\n\r\n")
+        seen: list[int] = []
+
+        def stopped_growing() -> bool:  # the same count over the last 20 polls (0.2 s): the server waits
+            seen.append(server.counters.bytes_sent)
+            return len(seen) > 20 and seen[-1] == seen[-21] > 0
+        eventually(stopped_growing)
+        rcvbuf = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    print(f"held {seen[-1]} bytes (tcp_wmem max {wmem_max}, client SO_RCVBUF {rcvbuf})")
+    assert seen[-1] <= wmem_max + rcvbuf + 3 * 65536 < RANDOM_FILE_BYTES[4000] / 4
+
+
 def test_unknown_paths_are_404_and_counted(server: SpeedServer) -> None:
     for target in ["/speedtest/random123x123.jpg", "/speedtest/random350x500.jpg", "/x/speedtest/latency.txt",
                    "/speedtest/latency.txt/", "/speedtest/receipt?test=" + "e" * 16, "/robots.txt"]:
@@ -326,15 +347,17 @@ def test_malformed_requests_are_answered_400_and_counted(server: SpeedServer) ->
     assert raw(server.port, b"GET /speedtest/latency.txt HTTP/9.9\r\n\r\n").startswith(b"HTTP/1.1 505 ")
     assert raw(server.port, b"GET /speedtest/latency.txt HTTP/x\r\n\r\n").startswith(b"HTTP/1.1 400 ")
     assert raw(server.port, b"GET /speedtest/latency.txt\r\n\r\n").startswith(b"HTTP/1.1 400 ")  # HTTP/0.9
-    assert raw(server.port, b"GET /speedtest/upload.php?test=nothex HTTP/1.1\r\n\r\n").startswith(
+    assert raw(server.port, b"GET /speedtest/upload.php?test=nothex HTTP/1.1\r\nHost: t\r\n\r\n").startswith(
         b"HTTP/1.1 400 ")
-    assert raw(server.port, b"GET /speedtest/receipt HTTP/1.1\r\nConnection: close\r\n\r\n").startswith(
+    assert raw(server.port, b"GET /speedtest/receipt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").startswith(
         b"HTTP/1.1 400 ")
-    assert raw(server.port, b"DELETE /speedtest/latency.txt HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 501 ")
+    assert raw(server.port, b"DELETE /speedtest/latency.txt HTTP/1.1\r\nHost: t\r\n\r\n").startswith(b"HTTP/1.1 501 ")
     assert raw(server.port, b"GET /speedtest/latency.txt HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 9000 +
                b"\r\n\r\n").startswith(b"HTTP/1.1 431 ")
     assert raw(server.port, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 414 ")
-    assert server.counters.malformed == 9
+    # RFC 9112 §3.2: an HTTP/1.1 request without Host is answered 400 (aiohttp's parser holds to it)
+    assert raw(server.port, b"GET /speedtest/latency.txt HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+    assert server.counters.malformed == 10
     assert server.counters.requests == 1  # the receipt request without test=: well-formed HTTP, bad query
     assert get(server, "/speedtest/latency.txt")[0] == 200  # and the server goes on
 
@@ -372,7 +395,7 @@ def test_idle_and_overlong_connections_are_closed() -> None:
     with SpeedServer("127.0.0.1", 0, limits=limits) as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
             started_s = time.monotonic()
-            sock.sendall(b"POST /speedtest/upload.php HTTP/1.1\r\nContent-Length: 1000\r\n\r\n")
+            sock.sendall(b"POST /speedtest/upload.php HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
             while sock.recv(100):  # a client trickling its body still loses the connection at its lifetime
                 sock.sendall(b"x")
                 time.sleep(0.05)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from homeshore.collector.reflector import ReflectorLimits, SourceLimiter
+from homeshore.server.reflector_limits import ReflectorLimits, SourceLimiter
 
 
 def outcomes(limiter: SourceLimiter, requests) -> list[str]:

@@ -1,7 +1,7 @@
 """The speed-test protocol `homeshore serve` speaks, pure: request targets to routes, the Ookla XML documents
-speedtest-cli parses, and the names a server gives itself (no sockets; collector/speedserver.py is the I/O).
+speedtest-cli parses, and the names a server gives itself (no sockets; server/speed_http.py is the I/O).
 
-See collector/speedserver.py for the endpoint list. Everything here takes the client's text and either
+See server/speed_http.py for the endpoint list. Everything here takes the client's text and either
 understands it exactly or refuses it (BadRequest, answered 400), so nothing the client sent is echoed back
 unchecked.
 """
