@@ -293,7 +293,10 @@ def test_jitter_is_rfc3550_a8_and_the_timestamp_wrap_is_seamless(seed, count):
     assert shifted.jitter_max_ms == pytest.approx(stream.jitter_max_ms, abs=1e-9)
     assert shifted.jitter_last_ms == pytest.approx(stream.jitter_last_ms, abs=1e-9)
     assert (shifted.loss.expected, shifted.loss.lost, shifted.resets) == (count, 0, 0)
-    assert shifted.problems == ()  # no "timestamp discontinuities", no sequence reset across either wrap
+    # no "timestamp discontinuities", no sequence reset across either wrap: the same notes as the unwrapped stream
+    # (a spike can make the jitter buffer discard enough for a "MOS ... from jitter-buffer discards" note)
+    assert shifted.problems == stream.problems
+    assert not [problem for problem in shifted.problems if "discontinu" in problem or "reset" in problem]
 
 
 # --- clock rate -----------------------------------------------------------------------------------------------
