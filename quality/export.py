@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timezone
 
 from homeshore.quality.calls import CallSample
-from homeshore.quality.results import CaptureResult, LossFigures, StreamResult, WindowResult, rounded
+from homeshore.quality.results import CaptureResult, LossFigures, QualityScore, StreamResult, WindowResult, rounded
 
 
 def _loss(loss: LossFigures) -> dict:
@@ -22,6 +23,11 @@ def _loss(loss: LossFigures) -> dict:
     }
 
 
+def _score(score: QualityScore) -> dict:
+    """r_factor, mos, mos_kind, mos_model and mos_note: the record's own field names are the JSON contract's."""
+    return asdict(score)
+
+
 def window_dict(window: WindowResult) -> dict:
     return {
         "start_s": window.start_s,
@@ -32,9 +38,7 @@ def window_dict(window: WindowResult) -> dict:
         **_loss(window.loss),
         "jitter_ms": rounded(window.jitter_ms),
         "jitter_max_ms": rounded(window.jitter_max_ms),
-        "r_factor": window.score.r_factor,
-        "mos": window.score.mos,
-        "mos_kind": window.score.mos_kind,
+        **_score(window.score),
     }
 
 
@@ -64,9 +68,7 @@ def stream_dict(stream: StreamResult, *, windows: bool = False) -> dict:
         "jitter_last_ms": rounded(stream.jitter_last_ms),
         "max_delta_ms": rounded(stream.max_delta_ms),
         "loss_runs": [list(run) for run in stream.loss.loss_runs],
-        "r_factor": stream.score.r_factor,
-        "mos": stream.score.mos,
-        "mos_kind": stream.score.mos_kind,
+        **_score(stream.score),
         "far_end": None if far_end is None else {
             "reports": far_end.reports,
             "fraction_lost_pct": far_end.fraction_lost_pct,

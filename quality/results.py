@@ -23,9 +23,11 @@ class FarEndReport:
 
 @dataclass(frozen=True)
 class QualityScore:
-    r_factor: float | None
+    r_factor: float | None  # on the scale of mos_model: 0-100 (G.107) or 0-129 (G.107.1)
     mos: float | None
     mos_kind: str  # "listening" (no delay known), "conversational", or "unknown" (no data or codec)
+    mos_model: str | None = None  # "g107" (narrowband) or "g107.1" (wideband); None when no model applied
+    mos_note: str | None = None  # why mos is None, when a model applied but has no published input
 
 
 @dataclass(frozen=True)

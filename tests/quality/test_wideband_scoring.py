@@ -1,0 +1,44 @@
+"""The analyser scores wideband codecs on G.107.1 and narrowband ones on G.107, and each MOS names its model.
+
+G.722 is static payload type 9 (RFC 3551 Table 4; RTP clock 8000 Hz, 160 timestamp units and 160 bytes per
+20 ms at 64 kbit/s). G.113 Appendix IV's G.722 row is not transcribed yet, so its MOS must be unknown with the
+reason, never the narrowband model's estimate.
+"""
+
+from __future__ import annotations
+
+import json
+
+from homeshore.quality.export import stream_dict
+from tests.quality.synthetic import rtp_packet
+from tests.quality.test_analyzer import SSRC, T0, g711_stream, one_stream, run
+
+G722_PT = 9
+
+
+def g722_stream(count: int) -> list[tuple[float, bytes]]:
+    return [(T0 + 0.02 * n, rtp_packet(1000 + n, 5000 + 160 * n, SSRC, pt=G722_PT, payload=bytes(160)))
+            for n in range(count)]  # fmt: skip
+
+
+def test_g722_is_scored_on_the_wideband_model_and_says_why_there_is_no_mos():
+    stream = one_stream(run(g722_stream(500))[1])
+    assert (stream.codec, stream.clock_hz) == ("G722", 8000)
+    reason = "no Ie,wb for G.722 transcribed from G.113 Appendix IV yet"
+    assert (stream.score.mos, stream.score.r_factor, stream.score.mos_kind) == (None, None, "unknown")
+    assert (stream.score.mos_model, stream.score.mos_note) == ("g107.1", reason)
+    assert stream.windows and all(
+        (w.score.mos, w.score.mos_model, w.score.mos_note) == (None, "g107.1", reason) for w in stream.windows
+    )
+    exported = json.loads(json.dumps(stream_dict(stream, windows=True)))
+    assert (exported["mos"], exported["mos_model"], exported["mos_note"]) == (None, "g107.1", reason)
+    assert exported["windows"][0]["mos_model"] == "g107.1"
+
+
+def test_g711_stays_on_the_narrowband_model():
+    stream = one_stream(run(g711_stream(500))[1])
+    assert stream.codec == "PCMA"
+    # G.107 default parameter set, G.711, no loss: R 93.2, MOS 4.41 (G.107 §7.7 and Annex B).
+    assert (stream.score.r_factor, stream.score.mos, stream.score.mos_kind) == (93.21, 4.41, "listening")
+    assert (stream.score.mos_model, stream.score.mos_note) == ("g107", None)
+    assert stream_dict(stream)["mos_model"] == "g107"
