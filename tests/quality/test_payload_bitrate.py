@@ -1,7 +1,9 @@
-"""Tests for homeshore.quality.payload_bitrate: exact arithmetic, tag lengths from RFC 3711 / RFC 4568."""
+"""Tests for homeshore.quality.payload_bitrate: exact arithmetic, tag lengths from RFC 3711 / RFC 4568, and a real
+SRTP capture read by tshark."""
 
 from __future__ import annotations
 
+import subprocess
 from fractions import Fraction
 
 import pytest
@@ -9,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from homeshore.quality.payload_bitrate import auth_tag_bytes, codec_bitrate_kbps
+from tests.conftest import PCAPS, require_tool
 
 
 def test_opus_under_srtp_80_bit_tag():
@@ -20,6 +23,27 @@ def test_opus_under_srtp_80_bit_tag():
 def test_opus_under_srtp_32_bit_tag_and_mixed_frame_lengths():
     # 60 bytes + 4-byte tag over 20 ms and 124 bytes + 4 over 40 ms: 8 * (60 + 120) / 60 = 24 kbit/s.
     assert codec_bitrate_kbps([64, 124], [20.0, 40.0], auth_tag_bytes("aes_cm_128_hmac_sha1_32")) == 24.0
+
+
+def test_real_srtp_g722_call_is_64_kbit_s():
+    """rtpproxy_alice_srtp.pcap: SRTP G.722 with AES_CM_128_HMAC_SHA1_80 (../shared/pcaps/README.md). tshark gives
+    each packet's UDP length and RTP timestamp; the payload is UDP length - 8 (UDP header) - 12 (RTP header, no
+    CSRC or extension: checked) and each packet carries the audio of its timestamp step at G.722's 8000-Hz RTP clock
+    (RFC 3551 §4.5.2). G.722 mode 1 is 64 kbit/s (ITU-T G.722), which only the 10-byte tag's removal gives."""
+    require_tool("tshark")
+    fields = ["udp.length", "rtp.timestamp", "rtp.cc", "rtp.ext", "rtp.padding", "rtp.p_type"]
+    command = ["tshark", "-n", "-r", str(PCAPS / "rtpproxy_alice_srtp.pcap"), "--enable-heuristic", "rtp_udp",
+               "-Y", "rtp", "-T", "fields", *(arg for field in fields for arg in ("-e", field))]  # fmt: skip
+    lines = subprocess.run(command, capture_output=True, text=True, check=True, timeout=300).stdout.splitlines()
+    rows = [line.split("\t") for line in lines]
+    assert len(rows) == 1556  # the README's packet count
+    assert {(cc, ext, padding, pt) for _, _, cc, ext, padding, pt in rows} == {("0", "0", "0", "9")}
+    payloads = [int(udp_length) - 8 - 12 for udp_length, *_ in rows]
+    timestamps = [int(ts) for _, ts, *_ in rows]
+    durations_ms = [(after - before) / 8 for before, after in zip(timestamps, timestamps[1:])]  # 8 units per ms
+    tag = auth_tag_bytes("AES_CM_128_HMAC_SHA1_80")
+    assert codec_bitrate_kbps(payloads[1:], durations_ms, tag) == pytest.approx(64.0, abs=1e-9)
+    assert codec_bitrate_kbps(payloads[1:], durations_ms, 0) == pytest.approx(68.0, abs=1e-9)  # tag counted
 
 
 def test_plain_rtp_g711_is_64_kbit_s():
