@@ -111,8 +111,18 @@ def streams_table(capture: CaptureResult, width: int | None = None) -> Table:
     return _fitted_table(_STREAM_COLUMNS, rows, width,
                          title=Text(f"{capture.name}: {len(capture.streams)} RTP streams in {capture.packets_read} packets"),
                          title_justify="left",
-                         caption="MOS: ITU-T G.107; (L) listening quality, no round-trip time known from RTCP",
-                         caption_justify="left")
+                         caption=_mos_caption(capture), caption_justify="left")
+
+
+def _mos_caption(capture: CaptureResult) -> str:
+    """The models behind the MOS column, and why a wideband stream has none (its mos_note)."""
+    models = {stream.score.mos_model for stream in capture.streams}
+    notes = dict.fromkeys(f"{s.codec}: {s.score.mos_note}" for s in capture.streams if s.score.mos_note)
+    return "; ".join([
+        "MOS: ITU-T G.107" + (", G.107.1 for wideband codecs" if "g107.1" in models else ""),
+        "(L) listening quality, no round-trip time known from RTCP",
+        *(f"no MOS for {note}" for note in notes),
+    ])
 
 
 _WINDOW_COLUMNS = (

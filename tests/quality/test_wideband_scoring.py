@@ -7,9 +7,16 @@ reason, never the narrowband model's estimate.
 
 from __future__ import annotations
 
+import io
 import json
 
+import pytest
+from rich.console import Console
+
+from homeshore.cli.tables import streams_table
+from homeshore.quality.capture import analyze_capture
 from homeshore.quality.export import stream_dict
+from tests.conftest import PCAPS
 from tests.quality.synthetic import rtp_packet
 from tests.quality.test_analyzer import SSRC, T0, g711_stream, one_stream, run
 
@@ -42,3 +49,23 @@ def test_g711_stays_on_the_narrowband_model():
     assert (stream.score.r_factor, stream.score.mos, stream.score.mos_kind) == (93.21, 4.41, "listening")
     assert (stream.score.mos_model, stream.score.mos_note) == ("g107", None)
     assert stream_dict(stream)["mos_model"] == "g107"
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "note"),
+    [
+        # One SIP call per codec (../shared/pcaps/README.md): G.722 on static PT 9, Opus on PT 111 from the SDP.
+        ("rtppcap_sip-rtp-g722.pcap", "G722", "no Ie,wb for G.722 transcribed from G.113 Appendix IV yet"),
+        ("rtppcap_sip-rtp-opus.pcap", "opus", "no published Ie,wb for Opus"),
+    ],
+)
+def test_real_wideband_calls_have_no_default_mos_and_the_table_says_why(name, codec, note):
+    capture = analyze_capture(PCAPS / name)
+    [stream] = capture.streams
+    assert (stream.codec, stream.packets, stream.loss.lost) == (codec, 425, 0)  # the README's tshark figures
+    assert (stream.score.mos, stream.score.mos_model, stream.score.mos_note) == (None, "g107.1", note)
+    console = Console(file=io.StringIO(), width=400, color_system=None)
+    console.print(streams_table(capture))
+    text = " ".join(console.file.getvalue().split())  # the caption wraps at the table's width
+    assert "MOS: ITU-T G.107, G.107.1 for wideband codecs" in text
+    assert f"no MOS for {codec}: {note}" in text
