@@ -23,7 +23,7 @@ from setuptools import setup
 HERE = Path(__file__).resolve().parent
 COMPILED_MODULES = [
     "pcapfile", "decode", "rtp", "sequence", "jitter", "jitterbuffer", "stream", "analyzer", "fastscan", "capture",
-    "bursts", "emodel", "emodel_wb",
+    "bursts", "emodel", "emodel_wb", "scoring",
 ]
 # The repository keeps quality/ at the top (DESIGN.md); mypyc names modules by their path, so it compiles a
 # copy laid out as the installed package.

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from homeshore.quality import emodel, sip
+from homeshore.quality import scoring, sip
 from homeshore.quality.analyzer import WINDOW_S, Analyzer
 from homeshore.quality.results import StreamResult, WindowResult, rounded
 from homeshore.quality.stream import RtpStream
@@ -51,6 +51,7 @@ class CallSample:
     r_factor: float | None
     mos: float | None
     clock_hz: int | None  # the codec's RTP clock (from SDP, the static table, or inferred)
+    mos_model: str | None = None  # "g107" or "g107.1" (wideband codecs): which E-model scored r_factor and mos
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ class CallTracker:
             WINDOW, window.start_s, leg.call, leg.direction, FROM_CAPTURE, stream.ssrc, stream.codec, window.packets,
             window.loss.lost, lost_total, round(window.loss.loss_pct, 3), rounded(window.jitter_ms),
             rounded(window.jitter_max_ms), self._rtt_ms(leg.call), window.score.r_factor, window.score.mos,
-            stream.clock_hz,
+            stream.clock_hz, window.score.mos_model,
         )
 
     def _rtcp_sample(self, leg: _Leg, phase: str, time_s: float, packets: int) -> CallSample:
@@ -215,12 +216,11 @@ class CallTracker:
         leg.far_end_lost = far_end.cumulative_lost
         rtt_ms = self._rtt_ms(leg.call)
         delay_ms = None if rtt_ms is None else rtt_ms / 2 + stream.nominal_packet_ms
-        result = emodel.score(stream.codec, far_end.fraction_lost_pct, one_way_delay_ms=delay_ms)
+        score = scoring.score(stream.codec, far_end.fraction_lost_pct, one_way_delay_ms=delay_ms)
         return CallSample(
             phase, time_s, leg.call, OUTBOUND, FROM_RTCP, stream.ssrc, stream.codec, packets, lost,
             far_end.cumulative_lost, far_end.fraction_lost_pct, rounded(far_end.jitter_ms), None, rtt_ms,
-            None if result is None else round(result.r_factor, 2), None if result is None else round(result.mos, 2),
-            stream.clock_hz,
+            score.r_factor, score.mos, stream.clock_hz, score.mos_model,
         )
 
     def _end_sample(self, leg: _Leg, result: StreamResult) -> CallSample:
@@ -230,7 +230,7 @@ class CallTracker:
             END, result.last_time_s, leg.call, leg.direction, FROM_CAPTURE, result.ssrc, result.codec, result.packets,
             result.loss.lost, result.loss.lost, round(result.loss.loss_pct, 3), rounded(result.jitter_last_ms),
             rounded(result.jitter_max_ms), self._rtt_ms(leg.call), result.score.r_factor, result.score.mos,
-            result.clock_hz,
+            result.clock_hz, result.score.mos_model,
         )
 
     def _rtt_ms(self, call: str) -> float | None:

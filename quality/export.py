@@ -119,4 +119,5 @@ def sample_dict(sample: CallSample) -> dict:
         "rtt_ms": sample.rtt_ms,
         "r_factor": sample.r_factor,
         "mos": sample.mos,
+        "mos_model": sample.mos_model,
     }

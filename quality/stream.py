@@ -14,7 +14,7 @@ from typing import Final
 from collections import Counter
 from statistics import median
 
-from homeshore.quality import bursts, emodel, emodel_wb
+from homeshore.quality import bursts, emodel, scoring
 from homeshore.quality.clock import infer_clock_hz
 from homeshore.quality.codecs import (
     COMFORT_NOISE_PAYLOAD_TYPES,
@@ -380,19 +380,10 @@ class RtpStream:
     def score(self, loss: LossFigures) -> QualityScore:
         if not loss.expected or self.codec == "unknown":
             return QualityScore(None, None, "unknown")
-        if emodel_wb.is_wideband(self.codec):
-            # G.107.1 listening quality; None with the reason where G.113 publishes no Ie,wb (issue 17).
-            wide = emodel_wb.score_wb(self.codec, loss.effective_loss_pct, burst_r=loss.burst_ratio)
-            if wide.r_factor is None or wide.mos is None:
-                return QualityScore(None, None, "unknown", emodel_wb.MODEL, wide.reason)
-            return QualityScore(round(wide.r_factor, 2), round(wide.mos, 2), "listening", emodel_wb.MODEL)
         buffer_ms = self.jitter_buffer.current_delay_ms if self.jitter_buffer else 0.0
         delay_ms = emodel.mouth_to_ear_ms(self.far_end.rtt_ms if self.far_end is not None else None, buffer_ms,
                                           self.nominal_packet_ms)
-        result = emodel.score(self.codec, loss.effective_loss_pct, burst_r=loss.burst_ratio, one_way_delay_ms=delay_ms)
-        if result is None:
-            return QualityScore(None, None, "unknown")
-        return QualityScore(round(result.r_factor, 2), round(result.mos, 2), result.kind, "g107")
+        return scoring.score(self.codec, loss.effective_loss_pct, burst_r=loss.burst_ratio, one_way_delay_ms=delay_ms)
 
 
 def loss_figures(loss_map: bytes, packet_ms: float) -> LossFigures:

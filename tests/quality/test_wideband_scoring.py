@@ -14,11 +14,15 @@ import pytest
 from rich.console import Console
 
 from homeshore.cli.tables import streams_table
+from homeshore.quality.calls import FROM_RTCP, OUTBOUND, CallTracker
 from homeshore.quality.capture import analyze_capture
-from homeshore.quality.export import stream_dict
+from homeshore.quality.export import sample_dict, stream_dict
+from homeshore.quality.rtcp import ntp_middle32
 from tests.conftest import PCAPS
-from tests.quality.synthetic import rtp_packet
+from tests.quality.synthetic import report_block, rtcp_rr, rtp_packet, sdp_offer, sip_message, udp_frame
 from tests.quality.test_analyzer import SSRC, T0, g711_stream, one_stream, run
+from tests.quality.test_calls import HERE, HERE_PORT, IN_SSRC, LOCAL, OUT_SSRC, SALT, THERE, THERE_PORT, feed
+from tests.quality.test_calls import T0 as CALL_T0
 
 G722_PT = 9
 
@@ -69,3 +73,33 @@ def test_real_wideband_calls_have_no_default_mos_and_the_table_says_why(name, co
     text = " ".join(console.file.getvalue().split())  # the caption wraps at the table's width
     assert "MOS: ITU-T G.107, G.107.1 for wideband codecs" in text
     assert f"no MOS for {codec}: {note}" in text
+
+
+def test_both_directions_of_a_live_g722_call_are_scored_on_the_wideband_model():
+    """A SIP call on G.722 (PT 9) both ways, as `homeshore calls` sees it: the inbound stream from the capture and
+    the outbound one from the far end's receiver reports (2 % lost) go through the same model, so neither direction
+    gets the narrowband model's G.722 estimate."""
+    call_id = "g722@pc33.example.com"
+    offer = sdp_offer(HERE, HERE_PORT, "9", "a=rtpmap:9 G722/8000\n")
+    answer = sdp_offer(THERE, THERE_PORT, "9", "a=rtpmap:9 G722/8000\n")
+    frames = [
+        (CALL_T0 - 2.0, udp_frame(HERE, 5060, THERE, 5060, sip_message("INVITE sip:a@example.net SIP/2.0", call_id,
+                                                                        "1 INVITE", offer))),
+        (CALL_T0 - 1.0, udp_frame(THERE, 5060, HERE, 5060, sip_message("SIP/2.0 200 OK", call_id, "1 INVITE",
+                                                                        answer))),
+    ]  # fmt: skip
+    for n in range(25 * 50):
+        at = CALL_T0 + 0.02 * n
+        frames.append((at, udp_frame(HERE, HERE_PORT, THERE, THERE_PORT, rtp_packet(n, 160 * n, OUT_SSRC, pt=9))))
+        frames.append((at + 0.003, udp_frame(THERE, THERE_PORT, HERE, HERE_PORT, rtp_packet(n, 160 * n, IN_SSRC, pt=9))))
+    for k in range(1, 5):
+        at = CALL_T0 + 5.0 * k - 0.25
+        block = report_block(OUT_SSRC, fraction=5, lost=5 * k, jitter=16, lsr=ntp_middle32(at - 0.5),
+                             dlsr=int(0.45 * 65536))  # fmt: skip
+        frames.append((at, udp_frame(THERE, THERE_PORT + 1, HERE, HERE_PORT + 1, rtcp_rr(IN_SSRC, [block]))))
+    samples = feed(CallTracker(LOCAL, salt=SALT), frames, until_s=CALL_T0 + 30)
+    outbound = [s for s in samples if s.direction == OUTBOUND and s.source == FROM_RTCP]
+    inbound = [s for s in samples if s.direction != OUTBOUND]
+    assert outbound and inbound
+    assert {(s.codec, s.mos, s.r_factor, s.mos_model) for s in outbound + inbound} == {("G722", None, None, "g107.1")}
+    assert {sample_dict(s)["mos_model"] for s in samples} == {"g107.1"}

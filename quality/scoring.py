@@ -1,0 +1,31 @@
+"""One place that picks the E-model for a stream: G.107.1 for wideband codecs, G.107 for the rest.
+
+The capture's own streams (stream.py) and the outbound ones scored from the far end's RTCP reports (calls.py)
+both come here, so one call's two directions are never scored on different models.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from homeshore.quality import emodel, emodel_wb
+from homeshore.quality.results import QualityScore
+
+NARROWBAND_MODEL: Final = "g107"
+
+
+def score(codec: str, loss_pct: float, *, burst_r: float = 1.0, one_way_delay_ms: float | None = None) -> QualityScore:
+    """R and MOS (rounded to 2 places) of one call direction, with the model that scored it.
+
+    Wideband codecs get G.107.1 listening quality (no delay term; see emodel_wb), or no MOS and the reason when
+    G.113 publishes no Ie,wb for them. Codecs neither model knows get mos_kind "unknown" and no model.
+    """
+    if emodel_wb.is_wideband(codec):
+        wide = emodel_wb.score_wb(codec, loss_pct, burst_r=burst_r)
+        if wide.r_factor is None or wide.mos is None:
+            return QualityScore(None, None, "unknown", emodel_wb.MODEL, wide.reason)
+        return QualityScore(round(wide.r_factor, 2), round(wide.mos, 2), "listening", emodel_wb.MODEL)
+    result = emodel.score(codec, loss_pct, burst_r=burst_r, one_way_delay_ms=one_way_delay_ms)
+    if result is None:
+        return QualityScore(None, None, "unknown")
+    return QualityScore(round(result.r_factor, 2), round(result.mos, 2), result.kind, NARROWBAND_MODEL)
