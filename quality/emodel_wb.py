@@ -42,6 +42,10 @@ _TABLE_IV_1: Final = "ITU-T G.113 (09/2024) Appendix IV, Table IV.1 (Ie,WB, mono
 _TABLE_IV_3: Final = "ITU-T G.113 (09/2024) Appendix IV, Table IV.3 (Ie,WB, diotic listening)"
 _TABLE_IV_4: Final = "ITU-T G.113 (09/2024) Appendix IV, Table IV.4 (Bpl,WB, diotic, random loss)"
 
+# Provenance: the Appendix IV values below were read from a published transcription of the 09/2024 tables (no
+# copy of the Recommendation itself was at hand); check them against the Recommendation when it is. G.722's
+# row was not in that transcription, so G.722 stays unscored rather than scored from memory.
+
 # AMR-WB (G.722.2) modes in kbit/s, in RFC 4867 frame-type order (TS 26.201).
 AMR_WB_MODES_KBPS: Final = (6.6, 8.85, 12.65, 14.25, 15.85, 18.25, 19.85, 23.05, 23.85)
 
