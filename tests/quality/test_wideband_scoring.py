@@ -90,8 +90,9 @@ def test_both_directions_of_a_live_g722_call_are_scored_on_the_wideband_model():
     ]  # fmt: skip
     for n in range(25 * 50):
         at = CALL_T0 + 0.02 * n
-        frames.append((at, udp_frame(HERE, HERE_PORT, THERE, THERE_PORT, rtp_packet(n, 160 * n, OUT_SSRC, pt=9))))
-        frames.append((at + 0.003, udp_frame(THERE, THERE_PORT, HERE, HERE_PORT, rtp_packet(n, 160 * n, IN_SSRC, pt=9))))
+        sent, received = rtp_packet(n, 160 * n, OUT_SSRC, pt=9), rtp_packet(n, 160 * n, IN_SSRC, pt=9)
+        frames.append((at, udp_frame(HERE, HERE_PORT, THERE, THERE_PORT, sent)))
+        frames.append((at + 0.003, udp_frame(THERE, THERE_PORT, HERE, HERE_PORT, received)))
     for k in range(1, 5):
         at = CALL_T0 + 5.0 * k - 0.25
         block = report_block(OUT_SSRC, fraction=5, lost=5 * k, jitter=16, lsr=ntp_middle32(at - 0.5),
