@@ -43,6 +43,7 @@ import json
 import math
 import socket
 import time
+from collections.abc import Sequence
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -76,14 +77,29 @@ async def _no_expect(request: web.Request) -> None:
     """Defer "100 Continue" until the upload is admitted (_upload), so a refused client never sends its body."""
 
 
-def _dispatch_to(state: SpeedState):
-    async def dispatch(request: web.Request) -> web.StreamResponse:
+def _per_request(state: SpeedState):
+    """What every request of the application gets, the speed endpoints and any other routes (the candidate
+    pages) alike: HTTP/1.x only, and the connection's head and progress reset once it has been answered."""
+    @web.middleware
+    async def per_request(request: web.Request, handler) -> web.StreamResponse:
         if request.version.major != 1:  # aiohttp's parser takes "HTTP/2.0", and a line without one as HTTP/0.9
             state.count("malformed")
             refusal = reply(505, b"only HTTP/1.x\n", close=True) if request.version.major >= 2 else \
                 reply(400, b"bad request line\n", close=True)
             answer_as_http11(request)
             return refusal
+        try:
+            return await handler(request)
+        finally:
+            if isinstance(request.protocol, SpeedConnection):
+                request.protocol.head.clear()
+                if request.protocol.progress_s != math.inf:
+                    request.protocol.progress_s = time.monotonic()
+    return per_request
+
+
+def _dispatch_to(state: SpeedState):
+    async def dispatch(request: web.Request) -> web.StreamResponse:
         if request.method not in ("GET", "POST"):
             state.count("malformed")
             return reply(501, b"only GET and POST\n", close=True)
@@ -93,13 +109,7 @@ def _dispatch_to(state: SpeedState):
             state.count("malformed")
             return reply(400, f"{error}\n".encode(), close=True)
         state.count("requests")
-        try:
-            return await _ENDPOINTS[route.endpoint](request, route, state)
-        finally:
-            if isinstance(request.protocol, SpeedConnection):
-                request.protocol.head.clear()
-                if request.protocol.progress_s != math.inf:
-                    request.protocol.progress_s = time.monotonic()
+        return await _ENDPOINTS[route.endpoint](request, route, state)
     return dispatch
 
 
@@ -256,11 +266,14 @@ class SpeedHttp:
 
 
 async def start_speed_http(sock: socket.socket, *, udp_port: int, limits: SpeedServerLimits = SpeedServerLimits(),
-                           test_length_s: int = 10) -> SpeedHttp:
-    """Serve the speed-test endpoints on a listening socket (sockets.bound_socket()) on the running loop."""
+                           test_length_s: int = 10, routes: Sequence[web.RouteDef] = ()) -> SpeedHttp:
+    """Serve the speed-test endpoints on a listening socket (sockets.bound_socket()) on the running loop; `routes`
+    (the candidate pages) are served from the same application, on the same connections and limits, and take
+    precedence over the speed endpoints' catch-all."""
     state = SpeedState(limits, udp_port, test_length_s, sock.getsockname()[1])
     state.drained.set()
-    app = web.Application()
+    app = web.Application(middlewares=[_per_request(state)])
+    app.add_routes(routes)
     app.router.add_route("*", "/{tail:.*}", _dispatch_to(state), expect_handler=_no_expect)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
