@@ -8,11 +8,15 @@ homeshore endpoints:
                                             where the UDP reflector listens
     GET  /                                  a page naming the upload extension (speedtest-cli's set_mini_server)
     GET  /speedtest/latency.txt             "test=test"
-    GET  /speedtest/random{N}x{N}.jpg       random, incompressible bytes, as long as Ookla's file of that name
+    GET  /speedtest/random{N}x{N}.jpg[?test=ID]
+                                            random, incompressible bytes, as long as Ookla's file of that name;
+                                            with test=ID, what the client's TCP acknowledged is counted into
+                                            the test's download receipt (server/download_count.py)
     POST /speedtest/upload.php[?test=ID]    reads the body, replies "size=N"; with test=ID the bytes are also
                                             counted into a receipt, per 0.1 s of their arrival
     GET  /speedtest/upload.php              "size=0" (speedtest-cli probes it to recognise a mini server)
-    GET  /speedtest/receipt?test=ID         that receipt as JSON
+    GET  /speedtest/receipt?test=ID         that receipt as JSON, with the test's download receipt under
+                                            "download" when it had downloads (upload fields empty if no upload)
     GET  /speedtest-config.php              Ookla's configuration XML, and the server list naming this server:
     GET  /speedtest-servers-static.php      with www.speedtest.net and c.speedtest.net resolving here (a hosts
     GET  /speedtest-servers.php             file), speedtest-cli's default code path runs against this server
@@ -48,6 +52,8 @@ from collections.abc import Sequence
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from homeshore.server.download_count import DownloadCount, measured_kind
+from homeshore.server.receipts import BIN_S
 from homeshore.server.speed_connection import (
     LINGER_S, SpeedConnection, answer_as_http11, connection_factory, reply,
 )
@@ -147,11 +153,33 @@ async def _receipt(request: web.Request, route: Route, state: SpeedState) -> web
     if route.test_id is None:
         state.count("malformed")
         return reply(400, b"receipt needs test=ID\n")
-    receipt = state.receipts.receipt(route.test_id, time.monotonic())
-    if receipt is None:
+    now_s = time.monotonic()
+    receipt = state.receipts.receipt(route.test_id, now_s)
+    download = state.downloads.receipt(route.test_id, now_s)
+    if receipt is None and download is None:
         state.count("not_found")
         return reply(404, b"no such test\n")
-    return reply(200, json.dumps(receipt.to_json()).encode(), "application/json")
+    body = receipt.to_json() if receipt is not None else \
+        {"test": route.test_id, "bin_s": BIN_S, "bins": [], "bytes": 0, "requests": 0}
+    if download is not None:
+        body["download"] = download.to_json()
+    return reply(200, json.dumps(body).encode(), "application/json")
+
+
+def _download_count(request: web.Request, test_id: str, state: SpeedState) -> DownloadCount | None:
+    """The count of delivered bytes for this download of test_id (None: past the test's window, or a socket
+    the kernel gives no TCP_INFO for)."""
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    if sock is None or not state.downloads.start(test_id, measured_kind(peer[0] if peer else ""), time.monotonic()):
+        return None
+    try:
+        counting = DownloadCount(sock, test_id, state.downloads)
+    except (OSError, ValueError):
+        return None
+    state.count_download(request.protocol, counting, time.monotonic())
+    return counting
 
 
 async def _random(request: web.Request, route: Route, state: SpeedState) -> web.StreamResponse:
@@ -160,6 +188,7 @@ async def _random(request: web.Request, route: Route, state: SpeedState) -> web.
     response = web.StreamResponse(status=200, headers={
         "Server": "homeshore", "Content-Type": "image/jpeg", "Content-Length": str(size), "Cache-Control": "no-store"})
     block, connection = state.block, request.protocol
+    counting = _download_count(request, route.test_id, state) if route.test_id is not None else None
     offset = sent = 0
     try:
         await response.prepare(request)
@@ -169,12 +198,20 @@ async def _random(request: web.Request, route: Route, state: SpeedState) -> web.
             sent += n
             offset = (offset + n) % len(block)
             state.count("bytes_sent", n)
+            now_s = time.monotonic()
+            if counting is not None:
+                counting.wrote(request.writer.output_size)
+                counting.sample(now_s)
             if isinstance(connection, SpeedConnection) and connection.progress_s != math.inf:
-                connection.progress_s = time.monotonic()
+                connection.progress_s = now_s
     except OSError:  # the client went away, or the connection reached its lifetime and was shut down
         state.count("aborted")
         if connection is not None:
             connection.force_close()
+    finally:
+        if counting is not None:
+            counting.wrote(request.writer.output_size)  # a write that failed may have queued its bytes
+            counting.writing = False  # the reaper counts on until all is acknowledged or the connection ends
     return response
 
 
@@ -288,5 +325,6 @@ async def start_speed_http(sock: socket.socket, *, udp_port: int, limits: SpeedS
     async def reap() -> None:
         while True:
             await asyncio.sleep(_REAP_S)
+            state.sample_downloads(time.monotonic())
             state.reap(time.monotonic())
     return SpeedHttp(state, runner, server, asyncio.get_running_loop().create_task(reap()))
