@@ -84,7 +84,9 @@ def _district(text: str | None) -> str | None:
         raise UsageProblem(f"--postcode: {error}") from None
 
 
-def _state_dir(text: str | None) -> Path:
+def server_state_dir(text: str | None) -> Path:
+    """The server's state directory: `--state-dir` when given, else the agent's (collector/state.py); `homeshore
+    serve` takes the same, so the links `invite` writes are the ones the server reads."""
     from homeshore.collector.state import state_directory
 
     if text is not None:
@@ -93,6 +95,27 @@ def _state_dir(text: str | None) -> Path:
         return Path(state_directory())
     except ValueError as error:
         raise UsageProblem(f"{error}; or give --state-dir") from None
+
+
+def server_invites(state_dir: Path):
+    """The server's invites (server/invites.py) in state_dir, its secret and store created on first use;
+    UsageProblem, one line, when either cannot be used."""
+    from homeshore.server.invite_secret import SecretFileError, invite_secret
+    from homeshore.server.invite_store import STORE_FILE, InviteStore
+    from homeshore.server.invites import Invites
+
+    try:
+        return Invites(invite_secret(state_dir), InviteStore(state_dir / STORE_FILE))
+    except SecretFileError as error:
+        raise UsageProblem(str(error)) from None
+    except (OSError, sqlite3.Error) as error:
+        raise UsageProblem(f"cannot open the invite store in {state_dir}: {error}") from None
+
+
+# `homeshore serve` takes the same option, so the two commands agree on where the invites are.
+state_dir_option = click.option(
+    "--state-dir", "state_dir_text", envvar="HOMESHORE_STATE_DIR", metavar="DIR",
+    help="The server's state directory: its invite secret and store (env HOMESHORE_STATE_DIR).")
 
 
 @click.command()
@@ -104,8 +127,7 @@ def _state_dir(text: str | None) -> Path:
               help=f"How many checks the link allows (1 to {MAX_USES}).")
 @click.option("--base-url", "base_url_text", envvar="HOMESHORE_BASE_URL", metavar="https://HOST",
               help="Where candidates reach `homeshore serve` (env HOMESHORE_BASE_URL).")
-@click.option("--state-dir", "state_dir_text", envvar="HOMESHORE_STATE_DIR", metavar="DIR",
-              help="The server's state directory: its invite secret and store (env HOMESHORE_STATE_DIR).")
+@state_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print {link, expires, uses} as JSON.")
 def invite(reference: str, postcode: str | None, expires_text: str, uses_text: str, base_url_text: str | None,
            state_dir_text: str | None, as_json: bool) -> None:
@@ -119,18 +141,10 @@ def invite(reference: str, postcode: str | None, expires_text: str, uses_text: s
         raise UsageProblem("give --base-url https://HOST (where candidates reach homeshore serve), "
                            "or set HOMESHORE_BASE_URL")
     base = base_url(base_url_text)
-    state_dir = _state_dir(state_dir_text)
-
-    from homeshore.server.invite_secret import SecretFileError, invite_secret
-    from homeshore.server.invite_store import STORE_FILE, InviteStore
-    from homeshore.server.invites import Invites
-
+    state_dir = server_state_dir(state_dir_text)
+    invites = server_invites(state_dir)
     try:
-        secret = invite_secret(state_dir)
-        store = InviteStore(state_dir / STORE_FILE)
-        token, created = Invites(secret, store).create(reference, district, seconds, int(uses_text))
-    except SecretFileError as error:
-        raise UsageProblem(str(error)) from None
+        token, created = invites.create(reference, district, seconds, int(uses_text))
     except (OSError, sqlite3.Error) as error:
         raise UsageProblem(f"cannot write the invite store in {state_dir}: {error}") from None
     link = f"{base}/c/{token}"

@@ -1,8 +1,10 @@
 """`homeshore serve`: the measurement server a contact centre runs next to its collector.
 
-It runs the speed-test HTTP server (server/speed_http.py) and the UDP reflector (server/reflector.py) on
-one bind address and one event loop (server/serve.py), says in one line where each listens, and runs until
-SIGTERM or Ctrl-C; then it prints each one's counters on a line of its own and exits 0. A server asked to stop has done its job, so SIGINT and
+It runs the speed-test HTTP server (server/speed_http.py), the candidate links `homeshore invite` prints (`GET
+/c/TOKEN` on the same port, judged against the invite secret and store in `--state-dir`, the same default as
+`invite`'s) and the UDP reflector (server/reflector.py) on one bind address and one event loop
+(server/serve.py), says in one line where each listens, and runs until SIGTERM or Ctrl-C; then it prints each
+one's counters on a line of its own (HTTP, UDP reflector, candidate links) and exits 0. A server asked to stop has done its job, so SIGINT and
 SIGTERM are both a clean stop (0), unlike Ctrl-C during a measurement (130, cli/status.py), which loses a
 result.
 
@@ -21,6 +23,7 @@ import ipaddress
 import click
 
 from homeshore.cli.errors import UsageProblem
+from homeshore.cli.invite import server_invites, server_state_dir, state_dir_option
 
 MAX_TEST_LENGTH_S = 60  # speedtest-cli would run each phase this long: more is a typo, not a test
 NEEDS_EXTRA = "it needs the server extra: pip install 'homeshore[server]'"
@@ -62,14 +65,17 @@ def _counter_line(name: str, counters) -> str:
               help="UDP port of the latency reflector (0: any free port).")
 @click.option("--test-length", "test_length_text", default="10", show_default=True, metavar="S",
               help="Seconds per download and upload phase that speedtest-cli is told to run.")
-def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_text: str) -> None:
-    """Run the speed-test HTTP endpoints and the UDP reflector until SIGTERM or Ctrl-C."""
+@state_dir_option
+def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_text: str,
+          state_dir_text: str | None) -> None:
+    """Run the speed-test HTTP endpoints, the candidate links and the UDP reflector until SIGTERM or Ctrl-C."""
     bind = _bind_address(bind_text)
     http_port = _port("--http-port", http_port_text)
     udp_port = _port("--udp-port", udp_port_text)
     if not test_length_text.isdigit() or not 1 <= int(test_length_text) <= MAX_TEST_LENGTH_S:
         raise UsageProblem(f"--test-length must be whole seconds from 1 to {MAX_TEST_LENGTH_S}, "
                            f"not {test_length_text!r}")
+    state_dir = server_state_dir(state_dir_text)
 
     try:
         for name in _EXTRA_MODULES:
@@ -80,6 +86,7 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
             raise UsageProblem(NEEDS_EXTRA) from None
         raise
 
+    invites = server_invites(state_dir)
     try:
         listening = listen(bind, http_port, udp_port)
     except ListenError as error:
@@ -91,8 +98,9 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
                    f"UDP reflector on {_where(bind, listening.udp_port)}")
 
     try:
-        counters = asyncio.run(run_server(listening, test_length_s=int(test_length_text), on_started=started))
+        counters = asyncio.run(run_server(listening, invites, test_length_s=int(test_length_text), on_started=started))
     finally:
         listening.close()
     click.echo(_counter_line("homeshore serve: HTTP", counters.http))
     click.echo(_counter_line("homeshore serve: UDP reflector", counters.reflector))
+    click.echo(_counter_line("homeshore serve: candidate links", counters.links))

@@ -3,7 +3,8 @@
 asyncio throughout, on one event loop (serve.py runs both until SIGTERM or SIGINT):
 - the speed-test HTTP endpoints on aiohttp: speed_http.py (endpoints), speed_connection.py (one connection:
   admission, parse errors), speed_state.py (counters, receipts, deadlines), speed_limits.py; the pure protocol
-  in speed_protocol.py and the upload receipts in receipts.py;
+  in speed_protocol.py and the upload receipts in receipts.py; downloads counted by what the client's TCP
+  acknowledged: tcp_info.py (struct tcp_info, pure), download_count.py, download_receipts.py;
 - the UDP reflector as a datagram protocol: reflector.py, its admission rule in reflector_limits.py;
 - candidate check links: invite_token.py (signed opaque tokens), invite_secret.py, invite_store.py, invites.py,
   and the pages a link opens (candidate_pages.py, candidate_page_html.py).

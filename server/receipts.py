@@ -63,6 +63,9 @@ class ReceiptBook:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, test_id: str) -> bool:
+        return test_id in self._entries
+
     def claim(self, test_id: str, nbytes: int, now_s: float) -> bool:
         """Admit an upload of nbytes (its Content-Length) to test_id, creating the receipt if new. False when
         the test's declared bytes would exceed max_bytes_per_test, or its window has passed."""

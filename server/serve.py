@@ -1,4 +1,5 @@
-"""`homeshore serve` on one event loop: the speed-test HTTP endpoints (server/speed_http.py) and the UDP reflector
+"""`homeshore serve` on one event loop: the speed-test HTTP endpoints (server/speed_http.py), with the candidate
+links (`GET /c/{token}`, server/candidate_pages.py) on the same application and port, and the UDP reflector
 (server/reflector.py) side by side until SIGTERM or SIGINT, then each one's final counters.
 
 Sockets are bound first (listen()), so a port in use or an address not of this machine is reported before
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeshore.server import reflector, speed_http
+from homeshore.server.candidate_pages import CandidatePageCounters, CandidatePages
+from homeshore.server.invites import Invites
 from homeshore.server.reflector import ReflectorCounters
 from homeshore.server.sockets import bound_socket
 from homeshore.server.speed_limits import SpeedServerCounters, SpeedServerLimits
@@ -52,6 +55,7 @@ class Listening:
 class ServeCounters:
     http: SpeedServerCounters
     reflector: ReflectorCounters
+    links: CandidatePageCounters
 
 
 def listen(bind: str, http_port: int, udp_port: int) -> Listening:
@@ -68,23 +72,26 @@ def listen(bind: str, http_port: int, udp_port: int) -> Listening:
     return Listening(http, udp)
 
 
-async def serve(listening: Listening, *, test_length_s: int = 10, limits: SpeedServerLimits = SpeedServerLimits(),
+async def serve(listening: Listening, invites: Invites, *, test_length_s: int = 10,
+                limits: SpeedServerLimits = SpeedServerLimits(),
                 on_started: Callable[[], None] = lambda: None) -> ServeCounters:
     """Serve on the sockets of listen() until SIGTERM or SIGINT (a server asked to stop has done its job: both
-    are a clean stop); on_started() is called once both answer. Returns the final counters."""
+    are a clean stop), the candidate links judged by `invites`; on_started() is called once both sockets answer.
+    Returns the final counters."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     try:
+        pages = CandidatePages(invites)
         transport, protocol = await reflector.start_reflector(listening.udp)
         http = await speed_http.start_speed_http(listening.http, udp_port=listening.udp_port, limits=limits,
-                                                 test_length_s=test_length_s)
+                                                 test_length_s=test_length_s, routes=pages.routes())
         on_started()
         await stopping.wait()
         http_counters = await http.stop()
         transport.close()
-        return ServeCounters(http_counters, protocol.counters)
+        return ServeCounters(http_counters, protocol.counters, pages.counters)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -8,11 +8,15 @@ homeshore endpoints:
                                             where the UDP reflector listens
     GET  /                                  a page naming the upload extension (speedtest-cli's set_mini_server)
     GET  /speedtest/latency.txt             "test=test"
-    GET  /speedtest/random{N}x{N}.jpg       random, incompressible bytes, as long as Ookla's file of that name
+    GET  /speedtest/random{N}x{N}.jpg[?test=ID]
+                                            random, incompressible bytes, as long as Ookla's file of that name;
+                                            with test=ID, what the client's TCP acknowledged is counted into
+                                            the test's download receipt (server/download_count.py)
     POST /speedtest/upload.php[?test=ID]    reads the body, replies "size=N"; with test=ID the bytes are also
                                             counted into a receipt, per 0.1 s of their arrival
     GET  /speedtest/upload.php              "size=0" (speedtest-cli probes it to recognise a mini server)
-    GET  /speedtest/receipt?test=ID         that receipt as JSON
+    GET  /speedtest/receipt?test=ID         that receipt as JSON, with the test's download receipt under
+                                            "download" when it had downloads (upload fields empty if no upload)
     GET  /speedtest-config.php              Ookla's configuration XML, and the server list naming this server:
     GET  /speedtest-servers-static.php      with www.speedtest.net and c.speedtest.net resolving here (a hosts
     GET  /speedtest-servers.php             file), speedtest-cli's default code path runs against this server
@@ -43,10 +47,13 @@ import json
 import math
 import socket
 import time
+from collections.abc import Sequence
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from homeshore.server.download_count import DownloadCount, measured_kind
+from homeshore.server.receipts import BIN_S
 from homeshore.server.speed_connection import (
     LINGER_S, SpeedConnection, answer_as_http11, connection_factory, reply,
 )
@@ -76,14 +83,29 @@ async def _no_expect(request: web.Request) -> None:
     """Defer "100 Continue" until the upload is admitted (_upload), so a refused client never sends its body."""
 
 
-def _dispatch_to(state: SpeedState):
-    async def dispatch(request: web.Request) -> web.StreamResponse:
+def _per_request(state: SpeedState):
+    """What every request of the application gets, the speed endpoints and any other routes (the candidate
+    pages) alike: HTTP/1.x only, and the connection's head and progress reset once it has been answered."""
+    @web.middleware
+    async def per_request(request: web.Request, handler) -> web.StreamResponse:
         if request.version.major != 1:  # aiohttp's parser takes "HTTP/2.0", and a line without one as HTTP/0.9
             state.count("malformed")
             refusal = reply(505, b"only HTTP/1.x\n", close=True) if request.version.major >= 2 else \
                 reply(400, b"bad request line\n", close=True)
             answer_as_http11(request)
             return refusal
+        try:
+            return await handler(request)
+        finally:
+            if isinstance(request.protocol, SpeedConnection):
+                request.protocol.head.clear()
+                if request.protocol.progress_s != math.inf:
+                    request.protocol.progress_s = time.monotonic()
+    return per_request
+
+
+def _dispatch_to(state: SpeedState):
+    async def dispatch(request: web.Request) -> web.StreamResponse:
         if request.method not in ("GET", "POST"):
             state.count("malformed")
             return reply(501, b"only GET and POST\n", close=True)
@@ -93,13 +115,7 @@ def _dispatch_to(state: SpeedState):
             state.count("malformed")
             return reply(400, f"{error}\n".encode(), close=True)
         state.count("requests")
-        try:
-            return await _ENDPOINTS[route.endpoint](request, route, state)
-        finally:
-            if isinstance(request.protocol, SpeedConnection):
-                request.protocol.head.clear()
-                if request.protocol.progress_s != math.inf:
-                    request.protocol.progress_s = time.monotonic()
+        return await _ENDPOINTS[route.endpoint](request, route, state)
     return dispatch
 
 
@@ -137,11 +153,33 @@ async def _receipt(request: web.Request, route: Route, state: SpeedState) -> web
     if route.test_id is None:
         state.count("malformed")
         return reply(400, b"receipt needs test=ID\n")
-    receipt = state.receipts.receipt(route.test_id, time.monotonic())
-    if receipt is None:
+    now_s = time.monotonic()
+    receipt = state.receipts.receipt(route.test_id, now_s)
+    download = state.downloads.receipt(route.test_id, now_s)
+    if receipt is None and download is None:
         state.count("not_found")
         return reply(404, b"no such test\n")
-    return reply(200, json.dumps(receipt.to_json()).encode(), "application/json")
+    body = receipt.to_json() if receipt is not None else \
+        {"test": route.test_id, "bin_s": BIN_S, "bins": [], "bytes": 0, "requests": 0}
+    if download is not None:
+        body["download"] = download.to_json()
+    return reply(200, json.dumps(body).encode(), "application/json")
+
+
+def _download_count(request: web.Request, test_id: str, state: SpeedState) -> DownloadCount | None:
+    """The count of delivered bytes for this download of test_id (None: past the test's window, or a socket
+    the kernel gives no TCP_INFO for)."""
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    if sock is None or not state.downloads.start(test_id, measured_kind(peer[0] if peer else ""), time.monotonic()):
+        return None
+    try:
+        counting = DownloadCount(sock, test_id, state.downloads)
+    except (OSError, ValueError):
+        return None
+    state.count_download(request.protocol, counting, time.monotonic())
+    return counting
 
 
 async def _random(request: web.Request, route: Route, state: SpeedState) -> web.StreamResponse:
@@ -150,6 +188,7 @@ async def _random(request: web.Request, route: Route, state: SpeedState) -> web.
     response = web.StreamResponse(status=200, headers={
         "Server": "homeshore", "Content-Type": "image/jpeg", "Content-Length": str(size), "Cache-Control": "no-store"})
     block, connection = state.block, request.protocol
+    counting = _download_count(request, route.test_id, state) if route.test_id is not None else None
     offset = sent = 0
     try:
         await response.prepare(request)
@@ -159,12 +198,20 @@ async def _random(request: web.Request, route: Route, state: SpeedState) -> web.
             sent += n
             offset = (offset + n) % len(block)
             state.count("bytes_sent", n)
+            now_s = time.monotonic()
+            if counting is not None:
+                counting.wrote(request.writer.output_size)
+                counting.sample(now_s)
             if isinstance(connection, SpeedConnection) and connection.progress_s != math.inf:
-                connection.progress_s = time.monotonic()
+                connection.progress_s = now_s
     except OSError:  # the client went away, or the connection reached its lifetime and was shut down
         state.count("aborted")
         if connection is not None:
             connection.force_close()
+    finally:
+        if counting is not None:
+            counting.wrote(request.writer.output_size)  # a write that failed may have queued its bytes
+            counting.writing = False  # the reaper counts on until all is acknowledged or the connection ends
     return response
 
 
@@ -256,11 +303,14 @@ class SpeedHttp:
 
 
 async def start_speed_http(sock: socket.socket, *, udp_port: int, limits: SpeedServerLimits = SpeedServerLimits(),
-                           test_length_s: int = 10) -> SpeedHttp:
-    """Serve the speed-test endpoints on a listening socket (sockets.bound_socket()) on the running loop."""
+                           test_length_s: int = 10, routes: Sequence[web.RouteDef] = ()) -> SpeedHttp:
+    """Serve the speed-test endpoints on a listening socket (sockets.bound_socket()) on the running loop; `routes`
+    (the candidate pages) are served from the same application, on the same connections and limits, and take
+    precedence over the speed endpoints' catch-all."""
     state = SpeedState(limits, udp_port, test_length_s, sock.getsockname()[1])
     state.drained.set()
-    app = web.Application()
+    app = web.Application(middlewares=[_per_request(state)])
+    app.add_routes(routes)
     app.router.add_route("*", "/{tail:.*}", _dispatch_to(state), expect_handler=_no_expect)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
@@ -275,5 +325,6 @@ async def start_speed_http(sock: socket.socket, *, udp_port: int, limits: SpeedS
     async def reap() -> None:
         while True:
             await asyncio.sleep(_REAP_S)
+            state.sample_downloads(time.monotonic())
             state.reap(time.monotonic())
     return SpeedHttp(state, runner, server, asyncio.get_running_loop().create_task(reap()))

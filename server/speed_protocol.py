@@ -48,7 +48,7 @@ class Route:
 
     endpoint: str
     size_px: int = 0  # random: the N of random{N}x{N}.jpg
-    test_id: str | None = None  # upload, receipt: the test=ID of the query
+    test_id: str | None = None  # upload, random, receipt: the test=ID of the query
 
 
 _GET_ROUTES = {
@@ -93,7 +93,7 @@ def parse_target(method: str, target: str) -> Route:
     if match:
         side, other = int(match[1]), int(match[2])
         if side == other and side in RANDOM_FILE_BYTES and match[1] == str(side):
-            return Route("random", size_px=side)
+            return Route("random", size_px=side, test_id=test_id)
         return Route("not_found")
     endpoint = _GET_ROUTES.get(path, "not_found")
     return Route(endpoint, test_id=test_id if endpoint in ("upload", "receipt") else None)

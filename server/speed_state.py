@@ -12,11 +12,20 @@ import os
 import time
 from typing import Protocol
 
+from homeshore.server.download_receipts import DownloadBook
 from homeshore.server.receipts import BIN_S, ReceiptBook
 from homeshore.server.speed_limits import SpeedServerCounters, SpeedServerLimits
 from homeshore.server.speed_protocol import source_key
 
 RANDOM_BLOCK_BYTES = 1 << 20  # the random bytes every download is cut from, made once per server
+
+
+class Counting(Protocol):
+    """A download's count of delivered bytes (server/download_count.py)."""
+
+    done: bool
+
+    def sample(self, now_s: float) -> bool: ...
 
 
 class Connection(Protocol):
@@ -37,6 +46,9 @@ class SpeedState:
         self.receipts = ReceiptBook(bin_s=BIN_S, max_tests=limits.receipts_max, expire_s=limits.receipt_expire_s,
                                     window_s=limits.receipt_window_s,
                                     max_bytes_per_test=limits.max_upload_bytes_per_test)
+        self.downloads = DownloadBook(bin_s=BIN_S, max_tests=limits.receipts_max, expire_s=limits.receipt_expire_s,
+                                      window_s=limits.receipt_window_s)
+        self.counting: dict[Connection, Counting] = {}  # connection -> the count of its latest download
         self.counts = {f.name: 0 for f in dataclasses.fields(SpeedServerCounters)}
         self.open: dict[Connection, list] = {}  # connection -> [source key, deadline s]
         self.per_source: dict[str, int] = {}
@@ -65,7 +77,25 @@ class SpeedState:
         self.drained.clear()
         return None
 
+    def count_download(self, connection: Connection, counting: Counting, now_s: float) -> None:
+        """Count a download on this connection from now on (ending the count of its last one)."""
+        self.end_count(connection, now_s)
+        self.counting[connection] = counting
+
+    def end_count(self, connection: Connection, now_s: float) -> None:
+        counting = self.counting.pop(connection, None)
+        if counting is not None:
+            counting.sample(now_s)
+
+    def sample_downloads(self, now_s: float) -> None:
+        """Credit what each download's client acknowledged; a count ends once all it wrote is acknowledged, or its
+        socket is gone."""
+        for connection, counting in list(self.counting.items()):
+            if not counting.sample(now_s) or counting.done:
+                del self.counting[connection]
+
     def release(self, connection: Connection) -> None:
+        self.end_count(connection, time.monotonic())
         entry = self.open.pop(connection, None)
         if entry is not None:
             left = self.per_source[entry[0]] - 1

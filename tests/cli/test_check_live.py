@@ -15,6 +15,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import tempfile
 import signal
 import sys
 import time
@@ -55,9 +56,10 @@ def served_lab() -> Iterator[netlab.Lab]:
 def serving(lab: netlab.Lab) -> Iterator[subprocess.Popen]:
     """`homeshore serve` in the server namespace (b), in a session of its own (so a signal to its process group
     reaches any worker it starts), until the block ends."""
+    state_dir = tempfile.TemporaryDirectory()  # the invite secret and store, not the home directory's
     process = netlab.popen(lab.b.ns, [str(CONSOLE_SCRIPT), "serve", "--http-port", str(HTTP_PORT),
-                                      "--udp-port", str(UDP_PORT)], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                      "--udp-port", str(UDP_PORT), "--state-dir", state_dir.name],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         line = process.stdout.readline()
         assert line.startswith("homeshore serve: HTTP on"), line + process.stderr.read()
@@ -66,6 +68,7 @@ def serving(lab: netlab.Lab) -> Iterator[subprocess.Popen]:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
         netlab.end_process(process)
+        state_dir.cleanup()
 
 
 # A --quick phase counts the 4 s after its warm-up. tbf drops by tail, a quarter of the packets at 7 Mbit/s with

@@ -1,5 +1,6 @@
-"""`homeshore serve` as the installed console script: it says where it listens, answers HTTP and UDP probes,
-stops cleanly on SIGTERM and Ctrl-C with its counters, and turns bad options into one line and exit 2."""
+"""`homeshore serve` as the installed console script: it says where it listens, answers HTTP and UDP probes and
+the links `homeshore invite` prints (on the speed endpoints' port), stops cleanly on SIGTERM and Ctrl-C with
+its counters, and turns bad options into one line and exit 2."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -17,6 +20,9 @@ import pytest
 
 from homeshore.cli.status import ExitStatus
 from homeshore.probe.latency import measure_udp
+from homeshore.server.invite_secret import SECRET_FILE, invite_secret
+from homeshore.server.invite_store import STORE_FILE, InviteStore
+from homeshore.server.invites import Invites
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("homeshore")
 LISTENING = re.compile(r"^homeshore serve: HTTP on 127\.0\.0\.1:(\d+), UDP reflector on 127\.0\.0\.1:(\d+)$")
@@ -27,12 +33,13 @@ def counters(line: str, prefix: str) -> dict[str, int]:
     return {key: int(value) for key, value in (item.split("=") for item in line[len(prefix) + 2:].split())}
 
 
-def start_serve(*args: str) -> tuple[subprocess.Popen, int, int]:
-    """`homeshore serve --bind 127.0.0.1 ARGS` on free ports, once it has said where it listens."""
+def start_serve(state_dir: Path, *args: str) -> tuple[subprocess.Popen, int, int]:
+    """`homeshore serve --bind 127.0.0.1 --state-dir STATE_DIR ARGS` on free ports, once it has said where it
+    listens."""
     assert CONSOLE_SCRIPT.is_file(), f"{CONSOLE_SCRIPT} not installed (pip install -e .)"
     process = subprocess.Popen([str(CONSOLE_SCRIPT), "serve", "--bind", "127.0.0.1", "--http-port", "0",
-                                "--udp-port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                                "--udp-port", "0", "--state-dir", str(state_dir), *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watchdog = threading.Timer(20, process.kill)  # a server that never says it listens must not hang the test
     watchdog.start()
     try:
@@ -46,8 +53,8 @@ def start_serve(*args: str) -> tuple[subprocess.Popen, int, int]:
     return process, int(match[1]), int(match[2])
 
 
-def test_serve_answers_http_and_udp_and_prints_its_counters_on_sigterm() -> None:
-    process, http_port, udp_port = start_serve("--test-length", "5")
+def test_serve_answers_http_and_udp_and_prints_its_counters_on_sigterm(tmp_path: Path) -> None:
+    process, http_port, udp_port = start_serve(tmp_path, "--test-length", "5")
     try:
         base = f"http://127.0.0.1:{http_port}"
         assert urllib.request.urlopen(f"{base}/speedtest/latency.txt?x=1.0", timeout=5).read() == b"test=test"
@@ -62,19 +69,80 @@ def test_serve_answers_http_and_udp_and_prints_its_counters_on_sigterm() -> None
         stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == ExitStatus.OK
     assert stderr == ""
-    http_line, udp_line = stdout.splitlines()
+    http_line, udp_line, links_line = stdout.splitlines()
     http = counters(http_line, "homeshore serve: HTTP")
     assert http["requests"] == 3 and http["connections"] == 3 and http["malformed"] == 0
     udp = counters(udp_line, "homeshore serve: UDP reflector")
     assert udp["replied"] == udp["received"] == result.sent
+    assert counters(links_line, "homeshore serve: candidate links") == {"valid": 0, "forged": 0, "expired": 0,
+                                                                         "used_up": 0}
 
 
-def test_ctrl_c_is_a_clean_stop() -> None:
-    process, _, _ = start_serve()
+def test_ctrl_c_is_a_clean_stop(tmp_path: Path) -> None:
+    process, _, _ = start_serve(tmp_path)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == ExitStatus.OK, stderr
-    assert [line.split(":")[1].strip() for line in stdout.splitlines()] == ["HTTP", "UDP reflector"]
+    assert [line.split(":")[1].strip() for line in stdout.splitlines()] == ["HTTP", "UDP reflector",
+                                                                            "candidate links"]
+
+
+def _invite(state_dir: Path, base: str, *args: str) -> str:
+    """The link `homeshore invite` prints for the server at base."""
+    done = subprocess.run([str(CONSOLE_SCRIPT), "invite", "R-2026/0016", "--base-url", base, "--state-dir",
+                           str(state_dir), *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == ExitStatus.OK, done.stderr
+    link = done.stdout.splitlines()[0]
+    assert link.startswith(f"{base}/c/"), link
+    return link
+
+
+def _status(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_the_link_invite_prints_opens_on_serve_beside_the_speed_endpoints(tmp_path: Path) -> None:
+    """The two commands agree on the state directory: a link `invite` writes after the server started opens
+    200 (taking no use); a forged, an expired and a used-up one 403/410; the speed endpoints answer on the same
+    port; each outcome is in the final counters."""
+    process, http_port, _ = start_serve(tmp_path)
+    try:
+        base = f"http://127.0.0.1:{http_port}"
+        valid = _invite(tmp_path, base)
+        used_up = _invite(tmp_path, base, "--uses", "1")
+        token = valid.rsplit("/", 1)[1]
+        forged = f"{base}/c/{token[:40]}{'A' if token[40] != 'A' else 'B'}{token[41:]}"
+        # What the server will see for these two: a use taken, and an invite made two hours ago for one hour,
+        # both in the store and with the secret `invite` created (the server reads them from there).
+        invites = Invites(invite_secret(tmp_path), InviteStore(tmp_path / STORE_FILE))
+        assert invites.start_check(used_up.rsplit("/", 1)[1]).invite.uses_left == 0
+        made_s = time.time() - 7200
+        expired_token, _ = Invites(invite_secret(tmp_path), InviteStore(tmp_path / STORE_FILE),
+                                   clock=lambda: made_s).create("R-3", None, 3600, 1)
+
+        status, page = _status(valid)
+        assert status == 200 and "Your connection check" in page
+        assert _status(valid)[0] == 200  # opening the page took no use
+        status, page = _status(forged)
+        assert status == 403 and "not valid" in page
+        status, page = _status(f"{base}/c/{expired_token}")
+        assert status == 410 and "expired" in page
+        status, page = _status(used_up)
+        assert status == 410 and "already been used" in page
+        assert urllib.request.urlopen(f"{base}/speedtest/latency.txt", timeout=5).read() == b"test=test"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=10)
+    assert process.returncode == ExitStatus.OK and stderr == ""
+    http_line, _, links_line = stdout.splitlines()
+    assert counters(links_line, "homeshore serve: candidate links") == {"valid": 2, "forged": 1, "expired": 1,
+                                                                         "used_up": 1}
+    http = counters(http_line, "homeshore serve: HTTP")
+    assert http["connections"] == 6 and http["requests"] == 1 and http["malformed"] == 0
 
 
 @pytest.fixture
@@ -98,9 +166,13 @@ def busy_ports():
     ("port_70000", "--http-port must be a port number from 0 to 65535, not '70000'"),
     ("udp_port_text", "--udp-port must be a port number from 0 to 65535, not 'eighty'"),
     ("test_length", "--test-length must be whole seconds from 1 to 60, not '0'"),
+    ("readable_secret", "can be read by other users (mode 0644)"),
 ])
-def test_bad_options_are_one_line_and_exit_2(case: str, message: str, busy_ports) -> None:
+def test_bad_options_are_one_line_and_exit_2(case: str, message: str, busy_ports, tmp_path: Path) -> None:
     tcp, udp = busy_ports
+    invite_secret(tmp_path)
+    if case == "readable_secret":
+        (tmp_path / SECRET_FILE).chmod(0o644)
     args = {
         "tcp_in_use": ["--bind", "127.0.0.1", "--http-port", str(tcp), "--udp-port", "0"],
         "udp_in_use": ["--bind", "127.0.0.1", "--http-port", "0", "--udp-port", str(udp)],
@@ -109,8 +181,9 @@ def test_bad_options_are_one_line_and_exit_2(case: str, message: str, busy_ports
         "port_70000": ["--http-port", "70000"],
         "udp_port_text": ["--udp-port", "eighty"],
         "test_length": ["--test-length", "0"],
+        "readable_secret": ["--bind", "127.0.0.1", "--http-port", "0", "--udp-port", "0"],
     }[case]
-    done = subprocess.run([str(CONSOLE_SCRIPT), "serve", *args], capture_output=True, text=True, timeout=20)
+    done = subprocess.run([str(CONSOLE_SCRIPT), "serve", "--state-dir", str(tmp_path), *args], capture_output=True, text=True, timeout=20)
     assert done.returncode == ExitStatus.CANNOT_MEASURE
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

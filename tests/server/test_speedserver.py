@@ -37,6 +37,7 @@ SPEEDTEST_CLI_SIZES = [350, 500, 750, 1000, 1500, 2000, 2500, 3000, 3500, 4000]
     ("GET", "/speedtest/latency.txt?x=1712345678901.2", Route("latency")),
     ("GET", "/speedtest/random350x350.jpg?x=1712345678901.0", Route("random", size_px=350)),
     ("GET", "/speedtest/random4000x4000.jpg", Route("random", size_px=4000)),
+    ("GET", f"/speedtest/random750x750.jpg?test={TEST_ID}", Route("random", size_px=750, test_id=TEST_ID)),
     ("GET", "/speedtest/random4500x4500.jpg", Route("not_found")),  # not a size speedtest-cli asks for
     ("GET", "/speedtest/random350x500.jpg", Route("not_found")),
     ("GET", "/speedtest/random0350x0350.jpg", Route("not_found")),
