@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping, Union
 
+from homeshore.planning.cause import CAUSES
 from homeshore.planning.measurements import CONNECTIONS
 
 FieldValue = Union[float, int, bool, str]
@@ -43,8 +44,11 @@ class MeasurementSchema:
 MEASUREMENTS: Mapping[str, MeasurementSchema] = MappingProxyType({
     "bandwidth": MeasurementSchema(_COMMON_TAGS | {"conn", "server"}),
     "voip_test": MeasurementSchema(_COMMON_TAGS | {"conn", "server", "codec", "direction"}),
-    "call": MeasurementSchema(_COMMON_TAGS | {"conn", "codec", "direction", "phase"}, frozenset({"call_key"})),
-    "host": MeasurementSchema(_COMMON_TAGS | {"conn"}),
+    # cause: on poor windows only (planning/cause.py), with its evidence as fields.
+    "call": MeasurementSchema(_COMMON_TAGS | {"conn", "codec", "direction", "phase", "cause"},
+                              frozenset({"call_key", "vpn_kind"})),
+    # Wi-Fi network and access point as salted hashes only (probe/host_wifi.py), never in clear.
+    "host": MeasurementSchema(_COMMON_TAGS | {"conn"}, frozenset({"wifi_ssid_hash", "wifi_bssid_hash", "vpn_kind"})),
     "readiness": MeasurementSchema(_COMMON_TAGS | {"conn", "server"}, frozenset({"verdict", "candidate"})),
     "agent": MeasurementSchema(_COMMON_TAGS),
 })
@@ -53,6 +57,7 @@ MEASUREMENTS: Mapping[str, MeasurementSchema] = MappingProxyType({
 TAG_VALUES: Mapping[str, frozenset[str]] = MappingProxyType({
     "conn": frozenset(CONNECTIONS),
     "phase": frozenset({"window", "end"}),
+    "cause": frozenset(CAUSES),
 })
 
 # InfluxDB's timestamp range (1.x models.MinNanoTime / MaxNanoTime): int64 minus the two values it reserves.

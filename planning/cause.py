@@ -138,4 +138,4 @@ def cause_of(window: WindowFigures, host: HostFigures, policy: CausePolicy = Cau
     if inbound_poor and _home_segment_clean(host, policy):
         return CauseFinding("beyond_home", _known(inbound_loss_pct=window.inbound_loss_pct,
                                                   inbound_jitter_ms=window.inbound_jitter_ms, **gateway))
-    return CauseFinding("unknown", _known(mos=window.mos, **gateway))
+    return CauseFinding("unknown", gateway)

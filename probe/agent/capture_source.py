@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 
 from homeshore.collector.schema import Sample
+from homeshore.probe.agent.context_history import ContextHistory
 from homeshore.probe.agent.health import Health
 from homeshore.probe.agent.runtime import Runtime
 
@@ -23,9 +24,13 @@ class CaptureSource:
 
     runtime: Runtime
     health: Health
+    context_history: ContextHistory
     _append: Callable[[list[Sample]], None]
 
     def _run_capture(self, stop: threading.Event) -> None:
+        from homeshore.planning.cause_policy import CausePolicy
+        from homeshore.planning.policy_file import load_cause_policy
+        from homeshore.probe.agent.call_causes import causes_for
         from homeshore.probe.agent_samples import call_sample
         from homeshore.quality.calls import CallTracker
         from homeshore.quality.live import CaptureError, LiveCapture, local_addresses
@@ -43,9 +48,13 @@ class CaptureSource:
         log.info("live call capture on %s", ", ".join(capture.interfaces))
         tracker = CallTracker(local_addresses())
 
+        policy_file = self.runtime.config.host.policy_file
+        policy = load_cause_policy(policy_file) if policy_file else CausePolicy()  # checked at load already
+
         def on_samples(calls) -> None:
             tags, conn = self.runtime.tags, self.health.conn
-            self._append([call_sample(c, tags, conn) for c in calls])
+            findings = causes_for(calls, self.context_history.figures_over, policy)
+            self._append([call_sample(c, tags, conn, finding) for c, finding in zip(calls, findings)])
 
         def on_tick(tracker: CallTracker, stats) -> None:
             self.health.set_in("capture", packets=stats.packets, drops=stats.drops,

@@ -18,7 +18,8 @@ from homeshore.collector.writer_factory import WRITE_TIMEOUT_S
 from homeshore.probe.agent.capture_source import CaptureSource
 from homeshore.probe.agent.delivery import SpoolThread
 from homeshore.probe.agent.health import Health
-from homeshore.probe.agent.host_source import HostCollector
+from homeshore.probe.agent.context_history import ContextHistory
+from homeshore.probe.agent.host_source import HostCollector, host_interval_s
 from homeshore.probe.agent.runtime import AgentError, Runtime, resolve
 from homeshore.probe.agent.speedtest_source import SpeedtestSource
 from homeshore.probe.agent.status_view import status_view
@@ -50,6 +51,7 @@ class Agent(SpoolThread, CaptureSource, SpeedtestSource):
         self.speedtest_plan = speedtest_plan
         self.rng = rng if rng is not None else random.Random()  # seeded from the OS: agents never in step
         self.health = Health()
+        self.context_history = ContextHistory()  # the host source writes it, the capture source reads it
         self.started = time.time()
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -130,10 +132,11 @@ class Agent(SpoolThread, CaptureSource, SpeedtestSource):
     def _start(self, name: str) -> None:
         config = self.runtime.config
         targets: dict[str, Callable[[threading.Event], None]] = {
-            "host": lambda stop: self._ticker(stop, "host", config.host.interval_s,
-                                              HostCollector(lambda: self.runtime, self.health)),
-            "self": lambda stop: self._ticker(stop, "self-metrics", self.self_metrics_interval_s,
-                                              lambda: [self._self_sample()]),
+            "host": lambda stop: run_ticker(
+                stop, "host", lambda: host_interval_s(self.runtime.config, self.health.call_in_progress()),
+                HostCollector(lambda: self.runtime, self.health, self.context_history), self._append),
+            "self": lambda stop: run_ticker(stop, "self-metrics", self.self_metrics_interval_s,
+                                            lambda: [self._self_sample()], self._append),
             "capture": self._run_capture,
             "speedtest": self._run_speedtests,
             "spool": self._run_spool,
@@ -158,10 +161,6 @@ class Agent(SpoolThread, CaptureSource, SpeedtestSource):
                     log.warning("%s source is still busy; the new one starts beside it", name)
         for name in names:
             self._start(name)
-
-    def _ticker(self, stop: threading.Event, name: str, interval_s: float,
-                collect: Callable[[], list[Sample]]) -> None:
-        run_ticker(stop, name, interval_s, collect, self._append)
 
     def _self_sample(self) -> Sample:
         stats = self.spool_stats

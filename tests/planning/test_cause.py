@@ -54,8 +54,8 @@ EACH_CAUSE = [
     (POOR_INBOUND, CLEAN_HOST, CauseFinding("beyond_home", {"inbound_loss_pct": 4.0, "inbound_jitter_ms": 12.0,
                                                             **GATEWAY_CLEAN})),
     # Poor inbound with no gateway figures: the home is not cleared, so the cause is not known.
-    (POOR_INBOUND, HostFigures(cpu_pct=20.0), CauseFinding("unknown", {"mos": 3.1})),
-    (WindowFigures(mos=3.0), CLEAN_HOST, CauseFinding("unknown", {"mos": 3.0, **GATEWAY_CLEAN})),
+    (POOR_INBOUND, HostFigures(cpu_pct=20.0), CauseFinding("unknown", {})),
+    (WindowFigures(mos=3.0), CLEAN_HOST, CauseFinding("unknown", GATEWAY_CLEAN)),
     # Both directions poor with a clean home: the path beyond it, not the far end alone.
     (dataclasses.replace(POOR_INBOUND, far_end_loss_pct=5.0), CLEAN_HOST,
      CauseFinding("beyond_home", {"inbound_loss_pct": 4.0, "inbound_jitter_ms": 12.0, **GATEWAY_CLEAN})),
