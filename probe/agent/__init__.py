@@ -5,9 +5,13 @@ Telegraf's shape (STYLE.md): each source runs on its own thread and its own tick
 their samples to one spool thread, the only one with a `Spool` in this process (delivery.py says why).
 
 Sources:
-- host: every `host.interval_s`, the link, CPU, memory and traffic of the interface towards the collector
-  (host_source.py);
-- calls: live capture through the call tracker (capture_source.py);
+- host: every `host.interval_s` (every second during a call), the link, CPU, memory and traffic of the
+  interface towards the collector, Wi-Fi, VPN and the link's use of its capacity (host_source.py,
+  link_capacity.py);
+- gateway: the home segment, echoes to the default gateway, on the host source's interval but at most once a
+  second (gateway_source.py);
+- calls: live capture through the call tracker, a cause on each poor window from the host context of its
+  seconds (capture_source.py, call_causes.py, context_history.py);
 - speed test: a readiness check at random times, never during a call (speedtest_source.py);
 - self-metrics: the `agent` measurement every minute, and once more at stop (daemon.py).
 

@@ -29,6 +29,7 @@ class CaptureSource:
 
     def _run_capture(self, stop: threading.Event) -> None:
         from homeshore.planning.cause_policy import CausePolicy
+        from homeshore.planning.policy import PolicyError
         from homeshore.planning.policy_file import load_cause_policy
         from homeshore.probe.agent.call_causes import causes_for
         from homeshore.probe.agent_samples import call_sample
@@ -48,8 +49,12 @@ class CaptureSource:
         log.info("live call capture on %s", ", ".join(capture.interfaces))
         tracker = CallTracker(local_addresses())
 
-        policy_file = self.runtime.config.host.policy_file
-        policy = load_cause_policy(policy_file) if policy_file else CausePolicy()  # checked at load already
+        policy = CausePolicy()
+        if self.runtime.config.host.policy_file:
+            try:  # checked when the configuration was loaded; it may have gone since
+                policy = load_cause_policy(self.runtime.config.host.policy_file)
+            except PolicyError as error:
+                log.warning("cause thresholds: %s; the defaults apply", error)
 
         def on_samples(calls) -> None:
             tags, conn = self.runtime.tags, self.health.conn

@@ -17,9 +17,11 @@ from homeshore.collector.schema import Sample
 from homeshore.collector.writer_factory import WRITE_TIMEOUT_S
 from homeshore.probe.agent.capture_source import CaptureSource
 from homeshore.probe.agent.delivery import SpoolThread
+from homeshore.probe.agent.gateway_source import GATEWAY_EVERY_S, GatewayCollector
 from homeshore.probe.agent.health import Health
 from homeshore.probe.agent.context_history import ContextHistory
 from homeshore.probe.agent.host_source import HostCollector, host_interval_s
+from homeshore.probe.agent.link_capacity import LinkCapacity, learnt
 from homeshore.probe.agent.runtime import AgentError, Runtime, resolve
 from homeshore.probe.agent.speedtest_source import SpeedtestSource
 from homeshore.probe.agent.status_view import status_view
@@ -52,6 +54,7 @@ class Agent(SpoolThread, CaptureSource, SpeedtestSource):
         self.rng = rng if rng is not None else random.Random()  # seeded from the OS: agents never in step
         self.health = Health()
         self.context_history = ContextHistory()  # the host source writes it, the capture source reads it
+        self.link_capacity = LinkCapacity()  # from the last speed test's `bandwidth` sample (see _append)
         self.started = time.time()
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -126,7 +129,7 @@ class Agent(SpoolThread, CaptureSource, SpeedtestSource):
 
     # --- sources -------------------------------------------------------------------------------------------
     def _start_all(self) -> None:
-        for name in ("spool", "host", "self", "capture", "speedtest"):
+        for name in ("spool", "host", "gateway", "self", "capture", "speedtest"):
             self._start(name)
 
     def _start(self, name: str) -> None:
@@ -134,7 +137,12 @@ class Agent(SpoolThread, CaptureSource, SpeedtestSource):
         targets: dict[str, Callable[[threading.Event], None]] = {
             "host": lambda stop: run_ticker(
                 stop, "host", lambda: host_interval_s(self.runtime.config, self.health.call_in_progress()),
-                HostCollector(lambda: self.runtime, self.health, self.context_history), self._append),
+                HostCollector(lambda: self.runtime, self.health, self.context_history, lambda: self.link_capacity),
+                self._append),
+            "gateway": lambda stop: run_ticker(
+                stop, "gateway", lambda: max(GATEWAY_EVERY_S, host_interval_s(self.runtime.config,
+                                                                              self.health.call_in_progress())),
+                GatewayCollector(lambda: self.runtime, self.health, self.context_history), self._append),
             "self": lambda stop: run_ticker(stop, "self-metrics", self.self_metrics_interval_s,
                                             lambda: [self._self_sample()], self._append),
             "capture": self._run_capture,
@@ -162,6 +170,11 @@ class Agent(SpoolThread, CaptureSource, SpeedtestSource):
         for name in names:
             self._start(name)
 
+    def _append(self, samples: list[Sample]) -> None:
+        """Hands samples to the spool thread (delivery.py), learning the link's capacity from a speed test's."""
+        self.link_capacity = learnt(self.link_capacity, samples)
+        super()._append(samples)
+
     def _self_sample(self) -> Sample:
         stats = self.spool_stats
         with self.health.lock:
@@ -182,7 +195,7 @@ class Agent(SpoolThread, CaptureSource, SpeedtestSource):
         moved = (runtime.state_dir, runtime.spool_path, runtime.spool_max_bytes) != (
             self.runtime.state_dir, self.runtime.spool_path, self.runtime.spool_max_bytes)
         self.runtime = runtime
-        names = ["host", "self"]  # cheap: they restart on every reload
+        names = ["host", "gateway", "self"]  # cheap: they restart on every reload
         if moved or old.capture != new.capture:
             names.append("capture")
         if moved or old.speedtest != new.speedtest:

@@ -1,9 +1,8 @@
 """The host source: link, CPU, memory and traffic of the interface towards the collector, and the context that
-names the cause of a poor call window (issue 18): the home segment (echoes to the default gateway), Wi-Fi
-(signal, noise, retries, bitrate, channel; the network and access point as salted hashes) and the kind of VPN
-tunnel. Every `host.interval_s`, and every CALL_INTERVAL_S while a call is up.
-
-Cost per collection: GATEWAY_ECHOES echo requests of 84 bytes and, on Wi-Fi with iw installed, one `iw` run.
+names the cause of a poor call window (issue 18): Wi-Fi (signal, noise, retries, bitrate, channel; the network
+and access point as salted hashes), the kind of VPN tunnel, and the link's use against its capacity. Every
+`host.interval_s`, and every CALL_INTERVAL_S while a call is up; on Wi-Fi with iw installed, one `iw` run each.
+The home segment has a source of its own (gateway_source.py), so a router slow to answer never delays these.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 from homeshore.collector.schema import Sample
 from homeshore.probe.agent.context_history import ContextHistory, ContextReading
 from homeshore.probe.agent.health import Health
+from homeshore.probe.agent.link_capacity import LinkCapacity, link_use
 from homeshore.probe.agent.runtime import Runtime
 from homeshore.probe.agent_config import AgentConfig
 from homeshore.probe.agent_samples import host_sample
@@ -29,9 +29,6 @@ log = logging.getLogger("homeshore.agent")
 INTERFACE_REFRESH_S = 60.0  # the route to the collector is looked up again this often (Wi-Fi <-> cable)
 ROUTE_PROBE_ADDRESS = "192.0.2.1"  # TEST-NET-1: only routed by the default route; connecting sends nothing
 CALL_INTERVAL_S = 1.0  # host context while a call is up
-GATEWAY_ECHOES = 5  # per collection, GATEWAY_ECHO_GAP_S apart: done within ~0.1 s on a sound home network
-GATEWAY_ECHO_GAP_S = 0.02
-GATEWAY_TIMEOUT_S = 0.5  # a reply later than this counts as lost (a home hop takes milliseconds)
 SALT_FILE = "host_salt"  # the secret behind the Wi-Fi hashes; never leaves the state directory
 
 
@@ -70,30 +67,26 @@ class HostCollector:
     home context of each tick, kept in `history` for the capture source. `runtime` returns the agent's current
     Runtime (a reload replaces it)."""
 
-    def __init__(self, runtime: Callable[[], Runtime], health: Health, history: ContextHistory) -> None:
+    def __init__(self, runtime: Callable[[], Runtime], health: Health, history: ContextHistory,
+                 capacity: Callable[[], LinkCapacity] = LinkCapacity) -> None:
         from homeshore.probe.host_traffic import TrafficMeter
 
         self.runtime = runtime
         self.health = health
         self.history = history
+        self.capacity = capacity
         self._meter_type = TrafficMeter
         self._interface: str | None = None
-        self._gateway: str | None = None
-        self._gateway_refused = False
-        self._gateway_answered = False
         self._retries: int | None = None  # the Wi-Fi card's discarded-retries counter at the last tick
         self._salt: bytes | None = None
         self._looked_up_s = -math.inf
         self._meter = self._new_meter()
 
     def _new_meter(self):
-        from homeshore.probe.gateway import default_gateway
         from homeshore.probe.host import interface_towards
 
         if time.monotonic() - self._looked_up_s >= INTERFACE_REFRESH_S:
             self._interface = interface_towards(route_target(self.runtime().config))
-            gateway = default_gateway()
-            self._gateway = gateway.address if gateway else None
             self._looked_up_s = time.monotonic()
             self.health.update(interface=self._interface)
         return self._meter_type(self._interface or "").start()
@@ -112,6 +105,12 @@ class HostCollector:
         now_ns = time.time_ns()
         kind = context.link.kind if context.link else "unknown"
         extra, home = self._home_context(interface, kind, reading.duration_s)
+        capacity = self.capacity()
+        if interface:
+            use = {"upload_use": link_use(reading.tx_mbps, capacity.upload_mbps),
+                   "download_use": link_use(reading.rx_mbps, capacity.download_mbps)}
+            home.update(use)
+            extra.update(use)
         self.history.add(ContextReading(now_ns / 1e9, reading.duration_s, reading.cpu_pct, **home))
         sample = host_sample(context, self.runtime().tags, now_ns, extra)
         conn = context.link.conn if context.link else "unknown"
@@ -123,11 +122,6 @@ class HostCollector:
         """(the host sample's extra fields, the ContextReading's figures) of this tick."""
         fields: dict[str, float | str | None] = {}
         home: dict = {}
-        segment = self._probe_gateway()
-        if segment is not None:
-            home["gateway"] = segment
-            fields.update(gateway_rtt_ms=segment.rtt_mean_ms, gateway_jitter_ms=segment.jitter_ms,
-                          gateway_loss_pct=segment.loss_pct)
         if interface and kind == "wifi":
             wifi = self._wifi(interface)
             if wifi is not None:
@@ -145,23 +139,6 @@ class HostCollector:
 
             home["vpn_kind"] = fields["vpn_kind"] = tunnel_kind(interface, read_sysfs_facts("/sys", interface))
         return fields, home
-
-    def _probe_gateway(self):
-        from homeshore.probe.gateway_probe import GatewayProbeError, probe_gateway
-
-        if self._gateway is None or self._gateway_refused:
-            return None
-        try:
-            segment = probe_gateway(self._gateway, count=GATEWAY_ECHOES, interval_s=GATEWAY_ECHO_GAP_S,
-                                    timeout_s=GATEWAY_TIMEOUT_S)
-        except GatewayProbeError as error:
-            log.warning("home segment not measured: %s", error)
-            self._gateway_refused = True  # said once; the rest of the host context carries on
-            return None
-        # A router that has never answered is one that ignores echo requests, not one that loses everything:
-        # its 100 % would name every poor window `home_network`.
-        self._gateway_answered = self._gateway_answered or segment.received > 0
-        return segment if self._gateway_answered else None
 
     def _wifi(self, interface: str):
         from homeshore.probe.host_link import parse_wireless

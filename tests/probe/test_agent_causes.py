@@ -14,7 +14,9 @@ from homeshore.planning.cause import CauseFinding, HostFigures, WindowFigures
 from homeshore.planning.cause_policy import CausePolicy
 from homeshore.probe.agent.call_causes import causes_for, window_figures
 from homeshore.probe.agent.context_history import ContextHistory, ContextReading, figures_of
+from homeshore.probe.agent.gateway_source import gateway_sample
 from homeshore.probe.agent.host_source import context_salt, host_interval_s
+from homeshore.probe.agent.link_capacity import LinkCapacity, learnt, link_use
 from homeshore.probe.agent_config import load_config
 from homeshore.probe.agent_samples import call_sample, common_tags
 from homeshore.probe.gateway_probe import HomeSegment
@@ -126,3 +128,35 @@ def test_the_wifi_salt_is_secret_stable_and_per_agent(tmp_path):
     salt = context_salt(first)
     assert len(salt) == 32 and context_salt(first) == salt and context_salt(second) != salt
     assert stat.S_IMODE(os.stat(first / "host_salt").st_mode) == 0o600
+
+
+# --- the link's capacity and its use --------------------------------------------------------------------------
+
+
+def bandwidth(download_mbps, upload_mbps) -> Sample:
+    return Sample("bandwidth", TAGS, {"download_mbps": download_mbps, "upload_mbps": upload_mbps, "jitter_ms": 1.0}, 1)
+
+
+def test_capacity_is_the_line_rate_of_the_last_speed_test():
+    # iperf3's goodput through tbf at 10 and 5 Mbit/s on this machine's veth (tests/planning/test_policy.py):
+    # 9.578 Mbit/s is 10.015 Mbit/s of Ethernet frames (x 1514/1448).
+    capacity = learnt(LinkCapacity(), [bandwidth(9.578, 4.781)])
+    assert capacity == LinkCapacity(round(9.578 * 1514 / 1448, 3), round(4.781 * 1514 / 1448, 3))
+    # A later test replaces it; a direction a test did not measure keeps the last figure; other samples pass.
+    later = learnt(capacity, [Sample("host", TAGS, {"cpu_pct": 5.0}, 2), bandwidth(19.156, None)])
+    assert later == LinkCapacity(round(19.156 * 1514 / 1448, 3), capacity.upload_mbps)
+    assert learnt(LinkCapacity(), [bandwidth(0.0, None)]) == LinkCapacity()
+
+
+@pytest.mark.parametrize("rate_mbps, capacity_mbps, use", [
+    (4.85, 5.0, 0.97), (0.1, 5.0, 0.02), (6.0, 5.0, 1.2), (None, 5.0, None), (1.0, None, None), (1.0, 0.0, None),
+])
+def test_link_use(rate_mbps, capacity_mbps, use):
+    assert link_use(rate_mbps, capacity_mbps) == use
+
+
+def test_a_gateway_probe_is_a_host_point_without_the_address():
+    sample = gateway_sample(HomeSegment(5, 4, 20.0, 2.5, 4.0, 1.5), TAGS, "wifi", 7)
+    assert (dict(sample.tags), dict(sample.fields)) == (
+        {"agent": "h-1", "area": "NG5", "conn": "wifi"}, {"gateway_rtt_ms": 2.5, "gateway_jitter_ms": 1.5, "gateway_loss_pct": 20.0})
+    assert from_line_protocol(to_line_protocol(sample)) == sample
