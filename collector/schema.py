@@ -32,6 +32,11 @@ from typing import Literal, Mapping, Union, get_args
 Connection = Literal["wired", "wifi", "cellular", "unknown"]
 CONNECTIONS: tuple[str, ...] = get_args(Connection)
 KNOWN_CONNECTIONS: frozenset[str] = frozenset(CONNECTIONS) - {"unknown"}  # those that say what the link is
+# The causes a poor call window can be given (the `cause` tag, a bounded set): planning/cause.py names them by
+# these values.
+CauseName = Literal["home_network", "wifi_signal", "upload_saturated", "download_saturated", "cpu", "vpn",
+                    "beyond_home", "far_end", "unknown"]
+CAUSES: tuple[str, ...] = get_args(CauseName)
 
 FieldValue = Union[float, int, bool, str]
 
@@ -47,8 +52,11 @@ class MeasurementSchema:
 MEASUREMENTS: Mapping[str, MeasurementSchema] = MappingProxyType({
     "bandwidth": MeasurementSchema(_COMMON_TAGS | {"conn", "server"}),
     "voip_test": MeasurementSchema(_COMMON_TAGS | {"conn", "server", "codec", "direction"}),
-    "call": MeasurementSchema(_COMMON_TAGS | {"conn", "codec", "direction", "phase"}, frozenset({"call_key"})),
-    "host": MeasurementSchema(_COMMON_TAGS | {"conn"}),
+    # cause: on poor windows only (planning/cause.py), with its evidence as fields.
+    "call": MeasurementSchema(_COMMON_TAGS | {"conn", "codec", "direction", "phase", "cause"},
+                              frozenset({"call_key", "vpn_kind"})),
+    # Wi-Fi network and access point as salted hashes only (probe/host_wifi.py), never in clear.
+    "host": MeasurementSchema(_COMMON_TAGS | {"conn"}, frozenset({"wifi_ssid_hash", "wifi_bssid_hash", "vpn_kind"})),
     "readiness": MeasurementSchema(_COMMON_TAGS | {"conn", "server"}, frozenset({"verdict", "candidate", "policy"})),
     "agent": MeasurementSchema(_COMMON_TAGS),
 })
@@ -57,6 +65,7 @@ MEASUREMENTS: Mapping[str, MeasurementSchema] = MappingProxyType({
 TAG_VALUES: Mapping[str, frozenset[str]] = MappingProxyType({
     "conn": frozenset(CONNECTIONS),
     "phase": frozenset({"window", "end"}),
+    "cause": frozenset(CAUSES),
 })
 
 # InfluxDB's timestamp range (1.x models.MinNanoTime / MaxNanoTime): int64 minus the two values it reserves.

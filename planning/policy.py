@@ -63,7 +63,9 @@ class Policy:
 
 
 @dataclass(frozen=True)
-class _Range:
+class Range:
+    """The values a policy key admits."""
+
     low: float
     high: float
     low_allowed: bool = True  # False: the value must be above `low` (a limit of 0 would fail every home)
@@ -76,31 +78,32 @@ class _Range:
         return f"{self.low:g} {'<=' if self.low_allowed else '<'} value <= {self.high:g}"
 
 
-_RATE = _Range(0.0, 10_000.0)
-_DELAY_LIMIT = _Range(0.0, 10_000.0, low_allowed=False)
-RANGES: dict[str, _Range] = {
+_RATE = Range(0.0, 10_000.0)
+_DELAY_LIMIT = Range(0.0, 10_000.0, low_allowed=False)
+RANGES: dict[str, Range] = {
     "download_min_mbps": _RATE,
     "upload_min_mbps": _RATE,
     "idle_rtt_max_ms": _DELAY_LIMIT,
     "loaded_rtt_increase_max_ms": _DELAY_LIMIT,
     "loaded_rtt_max_ms": _DELAY_LIMIT,
     "jitter_max_ms": _DELAY_LIMIT,
-    "loss_max_pct": _Range(0.0, 100.0),
-    "mos_min": _Range(1.0, 5.0),  # the MOS scale (ITU-T P.800)
-    "warn_margin_pct": _Range(0.0, 90.0),
-    "mos_warn_margin": _Range(0.0, 4.0),
-    "protocol_overhead_pct": _Range(0.0, 50.0),
+    "loss_max_pct": Range(0.0, 100.0),
+    "mos_min": Range(1.0, 5.0),  # the MOS scale (ITU-T P.800)
+    "warn_margin_pct": Range(0.0, 90.0),
+    "mos_warn_margin": Range(0.0, 4.0),
+    "protocol_overhead_pct": Range(0.0, 50.0),
     "quiet_traffic_max_mbps": _RATE,
 }
 
 
-def check_value(key: str, value: object) -> float:
-    """`value` as a float if it suits policy key `key`; PolicyError naming the key otherwise."""
+def check_value(key: str, value: object, ranges: dict[str, Range] = RANGES) -> float:
+    """`value` as a float if it suits policy key `key` (its range in `ranges`); PolicyError naming the key
+    otherwise."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise PolicyError(f"{key} must be a number, not {type(value).__name__} {value!r}", key)
     if not math.isfinite(value):
         raise PolicyError(f"{key} must be a finite number, not {value!r}", key)
-    allowed = RANGES[key]
+    allowed = ranges[key]
     if not allowed.admits(value):
         raise PolicyError(f"{key} = {value!r} is out of range ({allowed.describe()})", key)
     return float(value)

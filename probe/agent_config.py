@@ -77,7 +77,8 @@ class CollectorSettings:
 
 @dataclass(frozen=True)
 class HostSettings:
-    interval_s: float = 10.0
+    interval_s: float = 10.0  # every second while a call is up (probe/agent/host_source.py)
+    policy_file: str = ""  # a policy file whose [cause] table sets the cause thresholds; empty: the defaults
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,14 @@ def _validated(values: dict[tuple[str, str], Any], origins: dict[tuple[str, str]
         fail("speedtest", "server", f"must be 'ookla' or the URL of a homeshore serve: {_url_problem(server)}")
     if not get("capture", "interface").strip():
         fail("capture", "interface", "must name an interface (or 'any')")
+    if get("host", "policy_file"):
+        from homeshore.planning.policy import PolicyError
+        from homeshore.planning.policy_file import load_cause_policy
+
+        try:
+            load_cause_policy(get("host", "policy_file"))
+        except PolicyError as error:
+            fail("host", "policy_file", f"is not a usable policy file: {error}")
     if get("agent", "site") and not _TAG_VALUE.fullmatch(get("agent", "site")):
         fail("agent", "site", f"must be 1-64 letters, digits, '_', '.' or '-', not {_shown(get('agent', 'site'))}")
     if get("agent", "id"):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from homeshore.collector.schema import Sample
+from homeshore.planning.cause import CauseFinding
 from homeshore.probe.host import HostContext, host_dict
 from homeshore.quality.calls import CallSample
 
@@ -27,27 +28,33 @@ def common_tags(agent: str, area: str = "", site: str = "") -> dict[str, str]:
     return {"agent": agent, "area": area, "site": site}
 
 
-def host_sample(context: HostContext, tags: Mapping[str, str], time_ns: int) -> Sample | None:
-    """The `host` measurement from a context whose traffic reading covers the last interval; None when
-    nothing at all was measured (a sample needs a field)."""
+def host_sample(context: HostContext, tags: Mapping[str, str], time_ns: int,
+                extra: Mapping[str, float | str | None] | None = None) -> Sample | None:
+    """The `host` measurement from a context whose traffic reading covers the last interval, with `extra`
+    fields (the home segment, Wi-Fi and VPN: probe/agent/host_source.py); None when nothing at all was
+    measured (a sample needs a field)."""
     host = host_dict(context)
-    fields = {name: host[name] for name in HOST_FIELDS}
+    fields = {**{name: host[name] for name in HOST_FIELDS}, **(extra or {})}
     if all(value is None for value in fields.values()):
         return None
     return Sample("host", {**tags, "conn": host["conn"]}, fields, time_ns)
 
 
-def call_sample(sample: CallSample, tags: Mapping[str, str], conn: str = "unknown") -> Sample:
+def call_sample(sample: CallSample, tags: Mapping[str, str], conn: str = "unknown",
+                finding: CauseFinding | None = None) -> Sample:
     """One `call` point (a 10-s window or the stream's end) from the call tracker's sample.
 
     The tracker's figures map to the schema's names (jitter_max_ms -> max_jitter_ms, call -> call_key); the
     schema's reordered, duplicates and discarded_pct are not in a CallSample and are left out (None). The
-    window's start (or the stream's last packet, for `end`) is the time."""
+    window's start (or the stream's last packet, for `end`) is the time. A poor window's `finding` adds the
+    `cause` tag and its evidence as fields (gateway_jitter_ms, upload_use, ...)."""
     time_ns = round(sample.time_s * 1e9) + sample.ssrc % CALL_TIME_SPREAD_NS
+    cause = {"cause": finding.cause} if finding else {}
     return Sample(
         "call",
-        {**tags, "conn": conn, "codec": sample.codec, "direction": sample.direction, "phase": sample.phase},
+        {**tags, "conn": conn, "codec": sample.codec, "direction": sample.direction, "phase": sample.phase, **cause},
         {
+            **(finding.evidence if finding else {}),
             "packets": sample.packets, "lost": sample.lost, "loss_pct": sample.loss_pct,
             "jitter_ms": sample.jitter_ms, "max_jitter_ms": sample.jitter_max_ms, "rtt_ms": sample.rtt_ms,
             "r_factor": sample.r_factor, "mos": sample.mos, "call_key": sample.call,

@@ -52,6 +52,8 @@ class WirelessStats:
 
     link_quality: float | None  # cfg80211's scale of 0..70 (signal + 110 dBm, clipped): 70 is excellent
     signal_dbm: float | None
+    noise_dbm: float | None = None  # most cfg80211 drivers give none (-256: the kernel's "no value")
+    discarded_retries: int | None = None  # frames dropped after the MAC's retry limit, since the driver loaded
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,12 @@ def parse_wireless(text: str | None, interface: str) -> WirelessStats | None:
         if len(fields) < 3:
             return None
         level = _number(fields[2])
+        noise = _number(fields[3]) if len(fields) > 3 else None
+        retries = _number(fields[7]) if len(fields) > 7 else None
         return WirelessStats(link_quality=_number(fields[1]),
-                             signal_dbm=level if level is not None and level < 0 else None)
+                             signal_dbm=level if level is not None and level < 0 else None,
+                             noise_dbm=noise if noise is not None and -256 < noise < 0 else None,
+                             discarded_retries=int(retries) if retries is not None and retries >= 0 else None)
     return None
 
 

@@ -119,6 +119,10 @@ def test_environment_overrides_every_type(tmp_path, variable, text, section, key
     assert config.sources == (str(path), "environment")
 
 
+CAUSE_POLICY = Path(__file__).resolve().parents[1] / "data" / "cause_policy.toml"
+BAD_CAUSE = Path(__file__).resolve().parents[1] / "data" / "cause_policy_bad.toml"
+
+
 # A value other than the default for every key, as text for its variable, and what it must become.
 OTHER_VALUES = {
     ("agent", "id"): ("desk-7", "desk-7"), ("agent", "postcode"): ("NG5 1AB", "NG5"),
@@ -130,7 +134,7 @@ OTHER_VALUES = {
     ("collector", "org"): ("o", "o"), ("collector", "bucket"): ("b", "b"),
     ("collector", "token_file"): ("/etc/tok", "/etc/tok"), ("collector", "flush_interval_s"): ("2.5", 2.5),
     ("collector", "batch_size"): ("7", 7), ("collector", "verify_tls"): ("no", False),
-    ("host", "interval_s"): ("60", 60.0),
+    ("host", "interval_s"): ("60", 60.0), ("host", "policy_file"): (str(CAUSE_POLICY), str(CAUSE_POLICY)),
     ("speedtest", "server"): ("http://10.0.0.1:8080", "http://10.0.0.1:8080"), ("speedtest", "interval_h"): ("1", 1.0),
     ("capture", "interface"): ("wlan0", "wlan0"), ("capture", "enabled"): ("off", None),
 }
@@ -217,6 +221,8 @@ def test_unknown_variable_of_our_sections_is_an_error(variable, named):
     ("[agent]\nsite = 'a/b'\n", ["agent.site", "1-64"]),
     ("[agent]\nsite = '" + "s" * 65 + "'\n", ["agent.site", "1-64"]),
     ("[agent]\npostcode = 'not a postcode'\n", ["agent.postcode", "not a UK postcode"]),
+    ("[host]\npolicy_file = '/nonexistent/policy.toml'\n", ["host.policy_file", "cannot read the policy file"]),
+    ("[host]\npolicy_file = '" + str(BAD_CAUSE) + "'\n", ["host.policy_file", "cpu_busy", "did you mean cpu_busy_pct"]),
 ])
 def test_validation_errors_name_the_file_and_key(tmp_path, text, named):
     message = error_of(lambda: load_text(tmp_path, text))

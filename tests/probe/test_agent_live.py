@@ -56,6 +56,8 @@ DEFERRAL_CALL_PACKETS = 1000  # 20 s: the test falls due within 7.2 s of the rel
 CALL_TAGS = {"agent", "area", "site", "conn", "codec", "direction", "phase"}
 CALL_FIELDS = {"packets", "lost", "loss_pct", "jitter_ms", "max_jitter_ms", "rtt_ms", "r_factor", "mos",
                "call_key"}
+CAUSE_EVIDENCE = {"inbound_loss_pct", "inbound_jitter_ms", "gateway_rtt_ms", "gateway_jitter_ms", "gateway_loss_pct",
+                  "cpu_pct"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -124,9 +126,16 @@ def test_live_call_samples_in_the_spool_agree_with_tshark_on_the_same_wire(home:
     recording = tmp_path / "home.pcap"
     with netlab.Lab() as lab:
         netlab.random_loss(lab.b.ns, lab.b.dev, LOSS_PCT, udp_sport=netlab.UAS_MEDIA_PORT)
+        # The far side is also the home's router: the home segment (echoes to it) stays clean while the call's
+        # inbound RTP loses 5 %, so every poor window is `beyond_home`.
+        netlab.run(lab.a.ns, ["ip", "route", "add", "default", "via", lab.b.ipv4])
         # The speed-test server is only named so that the host source finds the veth (it routes towards it); the
         # first test is never due.
-        home.configure(to=False, capture={"enabled": True, "interface": lab.a.dev}, host={"interval_s": 1.0},
+        # This machine's CPU is shared with other work: only a fully busy one may name a window `cpu` here.
+        policy = tmp_path / "policy.toml"
+        policy.write_text("[cause]\ncpu_busy_pct = 100\n")
+        home.configure(to=False, capture={"enabled": True, "interface": lab.a.dev},
+                       host={"interval_s": 1.0, "policy_file": str(policy)},
                        speedtest={"server": server_url(lab), "interval_h": NEVER_H})
         with netlab.tcpdump(lab.a.ns, lab.a.dev, recording) as tcpdump:
             start_agent(home, lab.a.ns)
@@ -170,14 +179,34 @@ def test_live_call_samples_in_the_spool_agree_with_tshark_on_the_same_wire(home:
     assert sum(w.fields["packets"] for w in windows) == f["packets"]
     assert all(w.time_ns < end.time_ns for w in windows)
 
+    # The cause of each poor window (issue 18): the home segment was measured clean, the loss came from beyond.
+    gateway = [s.fields for s in only(samples, "host") if "gateway_loss_pct" in s.fields]
+    assert gateway and all(g["gateway_loss_pct"] == 0 and g["gateway_rtt_ms"] < 5 for g in gateway), gateway
+    poor = [w for w in windows if w.fields["loss_pct"] > 1.0]
+    assert len(poor) >= 2, windows
+    for window in windows:
+        if window in poor and window.tags.get("cause") == "cpu":  # the whole machine busy: rightly named so
+            assert window.fields["cpu_pct"] >= 100, window
+        elif window in poor:
+            assert window.tags.get("cause") == "beyond_home", window
+            assert window.fields["inbound_loss_pct"] == window.fields["loss_pct"]
+            assert window.fields["gateway_loss_pct"] == 0 and window.fields["gateway_jitter_ms"] < 5
+        elif window.fields.get("mos", 5) >= 3.6:
+            assert "cause" not in window.tags, window
+    assert sum(w.tags.get("cause") == "beyond_home" for w in poor) >= 2, poor
+    outbound_windows = only(samples, "call", direction="outbound", phase="window")
+    assert {(w.time_ns // 10**9, w.tags.get("cause")) for w in outbound_windows if "cause" in w.tags} == \
+        {(w.time_ns // 10**9, w.tags["cause"]) for w in poor}  # both directions of a window share its cause
+
     # Tags: the agent's, the link type, and bounded sets only; the call is a string field, never a tag.
     calls = only(samples, "call")
     assert {s.tags["direction"] for s in calls} == {"inbound", "outbound"}
     for sample in calls:
-        assert set(sample.tags) == CALL_TAGS, sample
+        assert set(sample.tags) - {"cause"} == CALL_TAGS, sample
         assert (sample.tags["agent"], sample.tags["area"], sample.tags["site"], sample.tags["codec"]) == \
             (home.agent_id, AREA, SITE, "PCMA")
-        assert set(sample.fields) <= CALL_FIELDS and isinstance(sample.fields["call_key"], str), sample
+        assert set(sample.fields) <= CALL_FIELDS | CAUSE_EVIDENCE, sample
+        assert isinstance(sample.fields["call_key"], str), sample
     assert len({s.fields["call_key"] for s in calls}) == 1  # both directions, one call
     host_conns = {s.tags["conn"] for s in only(samples, "host")}
     assert host_conns and {s.tags["conn"] for s in calls} <= host_conns
