@@ -14,7 +14,7 @@ from collections import Counter
 from statistics import median
 
 from homeshore.quality import bursts, emodel
-from homeshore.quality.clock import infer_clock_hz
+from homeshore.quality.clock import infer_clock_hz, timeline
 from homeshore.quality.codecs import (
     COMFORT_NOISE_PAYLOAD_TYPES,
     STATIC_PAYLOAD_TYPES,
@@ -194,15 +194,14 @@ class RtpStream:
         if main_pt in event_pts:
             self.problems.append("telephone-event only: the audio of this SSRC is not in the capture")
 
-        pairs, steps = [], []
+        steps = []
         for before, after in zip(pending, pending[1:]):
             if after[2] == before[2] == main_pt and after[3] == (before[3] + 1) & 0xFFFF and not after[1]:
                 step = (after[4] - before[4]) & 0xFFFFFFFF
-                pairs.append((after[0] - before[0], step))
                 if step:
                     steps.append(step)
         self.nominal_ts_step = int(median(steps)) if steps else 0
-        inferred = infer_clock_hz(pairs)
+        inferred = infer_clock_hz(timeline([(p[0], p[3], p[4]) for p in pending if p[2] == main_pt]))
         if stated is not None and (inferred is None or inferred == stated):
             self.clock_hz, self.clock_source = stated, source
         elif inferred is not None:
