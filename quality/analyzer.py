@@ -99,7 +99,7 @@ class Analyzer:
                 if size < 0:
                     self.malformed_rtp += 1
                     return
-                stream.add(time_s, second > 127, second & 0x7F, seq, ts, size)
+                stream.add(time_s, second > 127, second & 0x7F, seq, ts, size, first & 0x20 != 0)
                 return
         self.add_udp(time_s, src, sport, dst, dport, frame[start:end])
 
@@ -186,7 +186,7 @@ class Analyzer:
         if stream is None:
             stream = self._follow_port_change(time_s, flow, ssrc, seq) or self._new_stream(time_s, flow, ssrc)
             self.streams[key] = stream
-        stream.add(time_s, bool(second & 0x80), second & 0x7F, seq, ts, size)
+        stream.add(time_s, bool(second & 0x80), second & 0x7F, seq, ts, size, first & 0x20 != 0)
 
     def _new_stream(self, time_s: float, flow: tuple, ssrc: int) -> RtpStream:
         src, sport, dst, dport, _channel = flow
@@ -353,6 +353,7 @@ class Analyzer:
             resets=tracker.resets,
             event_packets=stream.event_packets,
             comfort_noise_packets=stream.comfort_noise_packets,
+            padding_packets=stream.padding_packets,
             loss=loss,
             jitter_min_ms=jitter.min_ms if jitter else None,
             jitter_mean_ms=jitter.mean_ms if jitter else None,

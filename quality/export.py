@@ -58,6 +58,7 @@ def stream_dict(stream: StreamResult, *, windows: bool = False) -> dict:
         "resets": stream.resets,
         "event_packets": stream.event_packets,
         "comfort_noise_packets": stream.comfort_noise_packets,
+        "padding_packets": stream.padding_packets,
         "jitter_min_ms": rounded(stream.jitter_min_ms),
         "jitter_mean_ms": rounded(stream.jitter_mean_ms),
         "jitter_max_ms": rounded(stream.jitter_max_ms),

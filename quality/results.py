@@ -82,6 +82,7 @@ class StreamResult:
     resets: int
     event_packets: int  # RFC 4733 telephone-event
     comfort_noise_packets: int
+    padding_packets: int  # padding-only packets (bandwidth probes): in loss, out of jitter and scores
     loss: LossFigures
     jitter_min_ms: float | None
     jitter_mean_ms: float | None
