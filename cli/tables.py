@@ -34,7 +34,8 @@ def streams_table(capture: CaptureResult) -> Table:
         wraps = header in ("source -> destination", "problems")
         table.add_column(header, justify=justify, overflow="fold", no_wrap=not wraps)
     for stream in capture.streams:
-        codec = stream.codec if stream.clock_hz is None else f"{stream.codec}/{stream.clock_hz}"
+        codec = f"{stream.codec}?" if stream.codec_source == "inferred" else stream.codec  # a best reading
+        codec = codec if stream.clock_hz is None else f"{codec}/{stream.clock_hz}"
         table.add_row(
             f"{stream.src} -> {stream.dst}" + ("" if stream.via == "direct" else f" ({stream.via})"),
             f"0x{stream.ssrc:08X}",

@@ -49,6 +49,7 @@ def stream_dict(stream: StreamResult, *, windows: bool = False) -> dict:
         "payload_type": stream.payload_type,
         "clock_hz": stream.clock_hz,
         "clock_source": stream.clock_source,
+        "codec_source": stream.codec_source,
         "first_time_s": stream.first_time_s,
         "last_time_s": stream.last_time_s,
         "packets": stream.packets,

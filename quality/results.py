@@ -74,6 +74,7 @@ class StreamResult:
     payload_type: int
     clock_hz: int | None
     clock_source: str  # "static", "sdp", "inferred" or "unknown"
+    codec_source: str  # where `codec` came from: "sdp", "static", "inferred" (no signalling: a best reading) or "unknown"
     first_time_s: float
     last_time_s: float
     packets: int  # every packet of the stream, duplicates included (as Wireshark counts)

@@ -15,6 +15,7 @@ from statistics import median
 
 from homeshore.quality import bursts, emodel
 from homeshore.quality.clock import infer_clock_hz, timeline
+from homeshore.quality.codec_inference import infer_codec, unscored_reason
 from homeshore.quality.codecs import (
     COMFORT_NOISE_PAYLOAD_TYPES,
     STATIC_PAYLOAD_TYPES,
@@ -60,6 +61,8 @@ class RtpStream:
         "timestamp_jumps",
         "payload_type",
         "codec",
+        "codec_source",
+        "webrtc_flow",
         "clock_hz",
         "clock_source",
         "problems",
@@ -103,6 +106,8 @@ class RtpStream:
         self.timestamp_jumps = 0
         self.payload_type = -1
         self.codec = "unknown"
+        self.codec_source = "unknown"  # "sdp", "static", "inferred" or "unknown"
+        self.webrtc_flow = False  # STUN or DTLS seen on this 5-tuple before the stream (set by the analyzer)
         self.clock_hz: int | None = None
         self.clock_source = "unknown"
         self.problems: list[str] = []
@@ -233,6 +238,15 @@ class RtpStream:
             self.clock_hz, self.clock_source = inferred, "inferred"
             if stated is not None:
                 self.problems.append(f"clock mismatch: {source} says {stated} Hz, timestamps step at {inferred} Hz")
+        if source != "unknown":
+            self.codec_source = source
+        elif self.clock_hz:
+            guessed = infer_codec(main_pt, self.clock_hz, self.nominal_ts_step, self.webrtc_flow)
+            if guessed is not None:
+                self.codec, self.codec_source = guessed, "inferred"
+        unscored = unscored_reason(self.codec)
+        if unscored is not None:
+            self.problems.append(unscored)
         if self.clock_hz:
             self.jitter = JitterMeter(self.clock_hz)
             self.jitter_buffer = make_jitter_buffer(self.jitter_buffer_ms, self.clock_hz)
@@ -374,7 +388,7 @@ class RtpStream:
         return loss_figures(tracker.loss_map() if tracker else b"", self.nominal_packet_ms)
 
     def score(self, loss: LossFigures) -> QualityScore:
-        if not loss.expected or self.codec == "unknown":
+        if not loss.expected or self.codec == "unknown" or unscored_reason(self.codec) is not None:
             return QualityScore(None, None, "unknown")
         buffer_ms = self.jitter_buffer.current_delay_ms if self.jitter_buffer else 0.0
         delay_ms = emodel.mouth_to_ear_ms(self.far_end.rtt_ms if self.far_end is not None else None, buffer_ms,

@@ -1,0 +1,59 @@
+"""Codecs without SDP (quality/codec_inference.py): Opus told by its 48 kHz clock on a dynamic payload type in
+20-ms frames or on a flow that carried STUN/DTLS, video by its 90 kHz clock; each stream says where its codec came
+from, an inferred one shows as "opus?" in the analyze table, and neither Opus nor video gets a default MOS.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+
+from homeshore.quality.export import stream_dict
+from tests.quality.synthetic import rtp_packet, stun_binding_request, write_pcap
+from tests.quality.test_analyzer import DPORT, DST, SPORT, SRC, SSRC, T0, one_stream, run
+from tests.quality.test_clock import video_stream
+
+OPUS_REASON = "no MOS: no published E-model impairment for Opus at this bitrate"
+
+
+def opus_call(ts_step: int = 960, pt: int = 111, count: int = 200, stun: bool = False, clock_hz: int = 48000):
+    """One packet of `ts_step` timestamp units every ts_step / clock_hz seconds, ±8 ms of arrival jitter."""
+    rng, packet_s = random.Random(3), ts_step / clock_hz
+    datagrams = [(T0 - 0.5, SRC, SPORT, DST, DPORT, stun_binding_request(bytes(12)))] if stun else []
+    datagrams += [(T0 + packet_s * n + rng.uniform(-0.008, 0.008), SRC, SPORT, DST, DPORT,
+                   rtp_packet(n, ts_step * n, SSRC, pt, payload=os.urandom(90))) for n in range(count)]
+    return sorted(datagrams, key=lambda d: d[0])
+
+
+def test_opus_without_sdp_is_inferred_and_not_given_a_default_mos():
+    for datagrams in (opus_call(), opus_call(ts_step=1440, stun=True)):  # 20-ms frames; or 30 ms on an ICE flow
+        stream = one_stream(run(datagrams)[1])
+        assert (stream.codec, stream.codec_source, stream.clock_hz) == ("opus", "inferred", 48000)
+        assert (stream.score.mos, stream.score.mos_kind) == (None, "unknown")
+        assert OPUS_REASON in stream.problems
+        assert stream_dict(stream)["codec_source"] == "inferred"
+
+
+def test_unknown_dynamic_payloads_stay_unnamed_and_static_ones_say_so():
+    stream = one_stream(run(opus_call(ts_step=1440))[1])  # 48 kHz, 30-ms frames, no ICE: nothing says Opus
+    assert (stream.codec, stream.codec_source, stream.clock_hz) == ("PT111", "unknown", 48000)
+    stream = one_stream(run(opus_call(ts_step=320, pt=120, clock_hz=16000))[1])  # WhatsApp-like 16 kHz
+    assert (stream.codec, stream.codec_source, stream.clock_hz) == ("PT120", "unknown", 16000)
+    stream = one_stream(run(opus_call(ts_step=160, pt=8, clock_hz=8000))[1])
+    assert (stream.codec, stream.codec_source, stream.score.mos is not None) == ("PCMA", "static", True)
+
+
+def test_video_without_sdp_is_recognised_and_not_scored():
+    stream = one_stream(run(video_stream(random.Random(4), 90, 30, 5.0))[1])
+    assert (stream.codec, stream.codec_source, stream.clock_hz) == ("video", "inferred", 90000)
+    assert stream.score.mos is None and "video: not scored as voice" in stream.problems
+
+
+def test_analyze_table_marks_an_inferred_codec(tmp_path):
+    from tests.cli.test_analyze import invoke
+
+    datagrams = [(t, socket.inet_ntoa(s), sp, socket.inet_ntoa(d), dp, p) for t, s, sp, d, dp, p in opus_call(stun=True)]
+    result = invoke(str(write_pcap(tmp_path / "webrtc.pcap", datagrams)))
+    assert result.exit_code == 0
+    assert "opus?/48000" in result.output
