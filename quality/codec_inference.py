@@ -12,6 +12,9 @@ from __future__ import annotations
 from typing import Final
 
 DYNAMIC_PT_MIN: Final = 96
+# RFC 5761 §4: with RTP and RTCP on one port, dynamic payload types may also come from 35-63; Chrome puts
+# red/48000/2 (RFC 2198 redundant Opus, which keeps the primary's timestamps) at 63.
+MUX_DYNAMIC_PTS: Final = range(35, 64)
 OPUS_CLOCK_HZ: Final = 48000
 OPUS_FRAME_TS_STEPS: Final = (480, 960, 1920, 2880)  # 10, 20, 40, 60 ms at 48 kHz (RFC 7587 §4.2)
 VIDEO_CLOCK_HZ: Final = 90000
@@ -28,8 +31,9 @@ def infer_codec(payload_type: int, clock_hz: int | None, nominal_ts_step: int, w
     """The codec name a stream without SDP or static payload type most likely carries, or None."""
     if clock_hz == VIDEO_CLOCK_HZ:
         return VIDEO
-    if clock_hz == OPUS_CLOCK_HZ and payload_type >= DYNAMIC_PT_MIN and (
-        webrtc_flow or nominal_ts_step in OPUS_FRAME_TS_STEPS
+    if clock_hz == OPUS_CLOCK_HZ and (
+        (payload_type >= DYNAMIC_PT_MIN and (webrtc_flow or nominal_ts_step in OPUS_FRAME_TS_STEPS))
+        or (payload_type in MUX_DYNAMIC_PTS and webrtc_flow)
     ):
         return "opus"
     return None

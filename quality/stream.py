@@ -34,6 +34,7 @@ SILENCE_TS_STEPS: Final = 4  # a timestamp jump of more than this many packet st
 DYNAMIC_PT_MIN: Final = 96
 VIDEO_CLOCK_HZ: Final = 90000  # RFC 3551 §5: every video payload format uses a 90 kHz clock
 EVENT_PAYLOAD_BYTES: Final = 4  # RFC 4733 §2.3: one event is 4 bytes
+SRTP_AUTH_TAG_BYTES: Final = 10  # RFC 3711 §5.2 HMAC-SHA1-80, WebRTC's: after the (encrypted) payload
 PADDING: Final = -1  # the payload size a padding-only packet is recorded with
 
 _PLAYED = bytes.maketrans(b"\x00\x01\x02", b"\x00\x01\x00")  # received map -> 1 for played, 0 for lost/discarded
@@ -335,7 +336,10 @@ class RtpStream:
             tracker.mark_discarded(ext)
 
     def _is_event(self, payload_type: int, size: int) -> bool:
-        """RFC 4733 events without SDP: another dynamic payload type carrying 4-byte event records."""
+        """RFC 4733 events without SDP: another dynamic payload type carrying 4-byte event records, at any clock
+        rate (WebRTC sends telephone-event/48000), in clear or in SRTP with its 10-byte authentication tag."""
+        if size % EVENT_PAYLOAD_BYTES:
+            size -= SRTP_AUTH_TAG_BYTES
         return payload_type >= DYNAMIC_PT_MIN and size % EVENT_PAYLOAD_BYTES == 0 and 0 < size <= 16
 
     def _close_window(self, next_index: int) -> None:

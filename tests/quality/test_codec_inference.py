@@ -9,9 +9,11 @@ import os
 import random
 import socket
 
+import pytest
+
 from homeshore.quality.export import stream_dict
 from tests.quality.synthetic import rtp_packet, stun_binding_request, write_pcap
-from tests.quality.test_analyzer import DPORT, DST, SPORT, SRC, SSRC, T0, one_stream, run
+from tests.quality.test_analyzer import DPORT, DST, SPORT, SRC, SSRC, T0, a8_jitter_ms, one_stream, run
 from tests.quality.test_clock import video_stream
 
 OPUS_REASON = "no MOS: no published E-model impairment for Opus at this bitrate"
@@ -57,3 +59,37 @@ def test_analyze_table_marks_an_inferred_codec(tmp_path):
     result = invoke(str(write_pcap(tmp_path / "webrtc.pcap", datagrams)))
     assert result.exit_code == 0
     assert "opus?/48000" in result.output
+
+
+def test_srtp_telephone_events_at_48_khz_stay_out_of_the_opus_stream():
+    """WebRTC's DTMF: telephone-event/48000 on the Opus SSRC, SRTP (4-byte event + 10-byte auth tag), one
+    timestamp per event while the audio pauses (RFC 4733 §2.5)."""
+    rng = random.Random(11)
+    datagrams = [(T0 - 0.5, SRC, SPORT, DST, DPORT, stun_binding_request(bytes(12)))]
+    arrivals, timestamps, events = [], [], 0
+    seq = ts = 0
+    for n in range(400):
+        arrival = T0 + 0.02 * n + rng.uniform(0.0, 0.004)
+        if n % 100 >= 60 and n % 100 < 70:  # 200 ms of DTMF: the event's start timestamp, duration growing
+            start_ts = ts - 960 * (n % 100 - 60)
+            packet = rtp_packet(seq, start_ts, SSRC, 110, marker=n % 100 == 60, payload=os.urandom(14))
+            events += 1
+        else:
+            packet = rtp_packet(seq, ts, SSRC, 111, payload=os.urandom(rng.randrange(40, 120)))
+            arrivals.append(arrival)
+            timestamps.append(ts)
+        datagrams.append((arrival, SRC, SPORT, DST, DPORT, packet))
+        seq += 1
+        ts += 960
+    stream = one_stream(run(datagrams)[1])
+    assert (stream.codec, stream.codec_source, stream.clock_hz) == ("opus", "inferred", 48000)
+    assert (stream.event_packets, stream.loss.lost) == (events, 0)
+    assert stream.jitter_max_ms == pytest.approx(a8_jitter_ms(arrivals, timestamps, 48000)[0], abs=1e-6)
+
+
+def test_red_opus_at_payload_type_63_on_an_ice_flow_is_opus():
+    """Chrome's red/48000/2 sits at 63 (RFC 5761 §4 allows 35-63 with RTCP mux); only on a STUN/DTLS flow."""
+    stream = one_stream(run(opus_call(pt=63, stun=True))[1])
+    assert (stream.codec, stream.codec_source) == ("opus", "inferred")
+    stream = one_stream(run(opus_call(pt=63))[1])
+    assert (stream.codec, stream.codec_source) == ("PT63", "unknown")
