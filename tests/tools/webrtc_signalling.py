@@ -19,7 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 PAGE = r"""<!doctype html><meta charset="utf-8"><title>call</title><script>
 const role = location.hash.slice(1), other = role === "caller" ? "callee" : "caller";
 const seconds = Number(new URLSearchParams(location.search).get("seconds") || 10);
-const post = (path, body) => fetch(path, {method: "POST", body: JSON.stringify(body)});
+let sent = Promise.resolve();  // one POST at a time: a candidate must not overtake the offer it belongs to
+const post = (path, body) => sent = sent.then(() => fetch(path, {method: "POST", body: JSON.stringify(body)}));
 window.onerror = (m) => post("/stats", {role, error: String(m)});
 window.onunhandledrejection = (e) => post("/stats", {role, error: String(e.reason)});
 const pc = new RTCPeerConnection({iceServers: []});
@@ -92,7 +93,9 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 queues[self.path[5:]].append(body)
         elif self.path == "/stats":
-            print(json.dumps(body), flush=True)
+            with lock:  # one whole line at a time: the two pages post from two threads
+                sys.stdout.write(json.dumps(body) + "\n")
+                sys.stdout.flush()
         self._reply(b"{}")
 
 
