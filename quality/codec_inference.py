@@ -1,9 +1,12 @@
 """The codec of a stream whose signalling is not in the capture, from what its headers and flow show.
 
 WebRTC calls carry their SDP over HTTPS, so a capture sees dynamic payload types only. Their clock rate is
-inferred from the timestamps (clock.py); with it, 48 kHz on a dynamic payload type in 20-ms frames, or on a flow
-that carried STUN or DTLS (ICE and the DTLS-SRTP handshake), is Opus: WebRTC mandates it (RFC 7874 §3) and no other
-browser audio codec uses a 48 kHz clock. 90 kHz is video (RFC 3551 §5): frames, not voice, never scored as voice.
+inferred from the timestamps (clock.py); with it, 48 kHz on a dynamic payload type whose packets step by one Opus
+frame duration (10, 20, 40 or 60 ms) is Opus: WebRTC mandates it (RFC 7874 §3) and no other browser audio codec
+uses a 48 kHz clock. The frame step is what tells it from a retransmission (RFC 4588) or FEC stream on the same
+flow, whose packets carry the repaired packets' timestamps at irregular steps. Payload types 35-63 count as
+dynamic only on a flow that carried STUN or DTLS (RFC 5761 §4; Chrome's red/48000 is 63). 90 kHz is video
+(RFC 3551 §5): frames, not voice, never scored as voice.
 Names so inferred are only a best reading: results carry `codec_source` "inferred" and tables show "opus?".
 """
 
@@ -31,10 +34,8 @@ def infer_codec(payload_type: int, clock_hz: int | None, nominal_ts_step: int, w
     """The codec name a stream without SDP or static payload type most likely carries, or None."""
     if clock_hz == VIDEO_CLOCK_HZ:
         return VIDEO
-    if clock_hz == OPUS_CLOCK_HZ and (
-        (payload_type >= DYNAMIC_PT_MIN and (webrtc_flow or nominal_ts_step in OPUS_FRAME_TS_STEPS))
-        or (payload_type in MUX_DYNAMIC_PTS and webrtc_flow)
-    ):
+    dynamic = payload_type >= DYNAMIC_PT_MIN or (webrtc_flow and payload_type in MUX_DYNAMIC_PTS)
+    if clock_hz == OPUS_CLOCK_HZ and dynamic and nominal_ts_step in OPUS_FRAME_TS_STEPS:
         return "opus"
     return None
 

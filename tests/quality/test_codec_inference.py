@@ -1,5 +1,5 @@
 """Codecs without SDP (quality/codec_inference.py): Opus told by its 48 kHz clock on a dynamic payload type in
-20-ms frames or on a flow that carried STUN/DTLS, video by its 90 kHz clock; each stream says where its codec came
+steps of an Opus frame, video by its 90 kHz clock; each stream says where its codec came
 from, an inferred one shows as "opus?" in the analyze table, and neither Opus nor video gets a default MOS.
 """
 
@@ -29,7 +29,7 @@ def opus_call(ts_step: int = 960, pt: int = 111, count: int = 200, stun: bool = 
 
 
 def test_opus_without_sdp_is_inferred_and_not_given_a_default_mos():
-    for datagrams in (opus_call(), opus_call(ts_step=1440, stun=True)):  # 20-ms frames; or 30 ms on an ICE flow
+    for datagrams in (opus_call(), opus_call(ts_step=2880, pt=120, stun=True)):  # 20 ms; 60 ms on an ICE flow
         stream = one_stream(run(datagrams)[1])
         assert (stream.codec, stream.codec_source, stream.clock_hz) == ("opus", "inferred", 48000)
         assert (stream.score.mos, stream.score.mos_kind) == (None, "unknown")
@@ -38,7 +38,7 @@ def test_opus_without_sdp_is_inferred_and_not_given_a_default_mos():
 
 
 def test_unknown_dynamic_payloads_stay_unnamed_and_static_ones_say_so():
-    stream = one_stream(run(opus_call(ts_step=1440))[1])  # 48 kHz, 30-ms frames, no ICE: nothing says Opus
+    stream = one_stream(run(opus_call(ts_step=1440, stun=True))[1])  # 48 kHz in 30-ms steps: no Opus frame
     assert (stream.codec, stream.codec_source, stream.clock_hz) == ("PT111", "unknown", 48000)
     stream = one_stream(run(opus_call(ts_step=320, pt=120, clock_hz=16000))[1])  # WhatsApp-like 16 kHz
     assert (stream.codec, stream.codec_source, stream.clock_hz) == ("PT120", "unknown", 16000)
@@ -93,3 +93,32 @@ def test_red_opus_at_payload_type_63_on_an_ice_flow_is_opus():
     assert (stream.codec, stream.codec_source) == ("opus", "inferred")
     stream = one_stream(run(opus_call(pt=63))[1])
     assert (stream.codec, stream.codec_source) == ("PT63", "unknown")
+
+
+def test_retransmissions_on_their_own_ssrc_stay_out_of_the_audio_they_repair():
+    """RFC 4588 RTX (and FlexFEC alike) travel on their own SSRC and payload type, with their own sequence numbers
+    and the repaired packets' timestamps, on the audio's 5-tuple: the audio's loss is what its own sequence
+    numbers miss, its jitter A.8 over its own packets; the repair stream, at irregular timestamp steps, is not
+    taken for Opus and gets no MOS."""
+    rng = random.Random(12)
+    rtx_ssrc = SSRC ^ 0xFFFF
+    datagrams = [(T0 - 0.5, SRC, SPORT, DST, DPORT, stun_binding_request(bytes(12)))]
+    arrivals, timestamps, lost, rtx_seq = [], [], 0, 0
+    for n in range(500):
+        arrival = T0 + 0.02 * n + rng.uniform(0.0, 0.004)
+        if n > 40 and rng.random() < 0.05:
+            lost += 1  # lost on the way; the sender repairs it 60 ms later on the RTX SSRC
+            datagrams.append((arrival + 0.06, SRC, SPORT, DST, DPORT,
+                              rtp_packet(rtx_seq, 960 * n, rtx_ssrc, 97, payload=os.urandom(92))))
+            rtx_seq += 1
+            continue
+        datagrams.append((arrival, SRC, SPORT, DST, DPORT, rtp_packet(n, 960 * n, SSRC, 111, payload=os.urandom(90))))
+        arrivals.append(arrival)
+        timestamps.append(960 * n)
+    results = run(sorted(datagrams, key=lambda d: d[0]))[1]
+    audio = one_stream(results)
+    assert (audio.codec, audio.clock_hz, audio.loss.lost) == ("opus", 48000, lost)
+    assert audio.jitter_max_ms == pytest.approx(a8_jitter_ms(arrivals, timestamps, 48000)[0], abs=1e-6)
+    repair = one_stream(results, rtx_ssrc)
+    assert (repair.packets, repair.loss.lost, repair.score.mos) == (lost, 0, None)
+    assert (repair.codec, repair.codec_source) == ("PT97", "unknown")
