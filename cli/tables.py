@@ -96,7 +96,8 @@ def streams_table(capture: CaptureResult, width: int | None = None) -> Table:
     """The streams of one capture; `width`: the terminal's columns (None: every column, whatever the width)."""
     rows = []
     for stream in capture.streams:
-        codec = stream.codec if stream.clock_hz is None else f"{stream.codec}/{stream.clock_hz}"
+        codec = f"{stream.codec}?" if stream.codec_source == "inferred" else stream.codec  # a best reading
+        codec = codec if stream.clock_hz is None else f"{codec}/{stream.clock_hz}"
         rows.append([
             f"{stream.src} -> {stream.dst}" + ("" if stream.via == "direct" else f" ({stream.via})"),
             f"0x{stream.ssrc:08X}",

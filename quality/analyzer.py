@@ -82,6 +82,7 @@ class Analyzer:
         self.ended_calls: set[str] = set()
         self.bye_ssrcs: set[int] = set()
         self._sip_tcp: dict[tuple, tuple[int, bytes]] = {}  # connection -> (next sequence number, unparsed bytes)
+        self._ice_flows: set[tuple] = set()  # 5-tuples (either way) that carried STUN or DTLS: WebRTC media paths
 
     # --- input ---------------------------------------------------------------------------------------------
     def add_frame(self, time_s: float, linktype: int, frame: bytes) -> None:
@@ -101,7 +102,7 @@ class Analyzer:
                 if size < 0:
                     self.malformed_rtp += 1
                     return
-                stream.add(time_s, second > 127, second & 0x7F, seq, ts, size)
+                stream.add(time_s, second > 127, second & 0x7F, seq, ts, size, first & 0x20 != 0)
                 return
         self.add_udp(time_s, src, sport, dst, dport, frame[start:end])
 
@@ -129,8 +130,10 @@ class Analyzer:
             self._add_rtcp(time_s, payload, sent_here=src in self.local_addresses)
         elif kind == demux.STUN:
             self.stun_packets += 1
+            self._note_ice_flow(src, sport, dst, dport)
         elif kind == demux.DTLS:
             self.dtls_packets += 1
+            self._note_ice_flow(src, sport, dst, dport)
         elif sip.looks_like_sip(payload):
             self._add_sip(time_s, payload)
         elif kind == demux.TURN_CHANNEL and channel == 0:
@@ -188,12 +191,18 @@ class Analyzer:
         if stream is None:
             stream = self._follow_port_change(time_s, flow, ssrc, seq) or self._new_stream(time_s, flow, ssrc)
             self.streams[key] = stream
-        stream.add(time_s, bool(second & 0x80), second & 0x7F, seq, ts, size)
+        stream.add(time_s, bool(second & 0x80), second & 0x7F, seq, ts, size, first & 0x20 != 0)
+
+    def _note_ice_flow(self, src: bytes, sport: int, dst: bytes, dport: int) -> None:
+        if len(self._ice_flows) >= MAX_CANDIDATES:
+            self._ice_flows.clear()  # bounded: a capture full of STUN scans must not grow memory
+        self._ice_flows.add((src, sport, dst, dport))
 
     def _new_stream(self, time_s: float, flow: tuple, ssrc: int) -> RtpStream:
         src, sport, dst, dport, _channel = flow
         signalled = self._bindings.get((dst, dport)) or self._bindings.get((src, sport))
         stream = RtpStream(ssrc, flow, time_s, signalled, self.window_s, self.on_window, self.jitter_buffer_ms)
+        stream.webrtc_flow = (src, sport, dst, dport) in self._ice_flows or (dst, dport, src, sport) in self._ice_flows
         if len(self.streams) > MAX_CANDIDATES:
             self._forget_unconfirmed()
         self._by_ssrc.setdefault(ssrc, []).append(stream)
@@ -372,6 +381,7 @@ class Analyzer:
             payload_type=stream.payload_type,
             clock_hz=stream.clock_hz,
             clock_source=stream.clock_source,
+            codec_source=stream.codec_source,
             first_time_s=stream.start_s,
             last_time_s=stream.last_s,
             packets=stream.packets,
@@ -380,6 +390,7 @@ class Analyzer:
             resets=tracker.resets,
             event_packets=stream.event_packets,
             comfort_noise_packets=stream.comfort_noise_packets,
+            padding_packets=stream.padding_packets,
             loss=loss,
             jitter_min_ms=jitter.min_ms if jitter else None,
             jitter_mean_ms=jitter.mean_ms if jitter else None,

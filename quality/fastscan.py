@@ -118,7 +118,8 @@ def _add_known_rtp(analyzer: Analyzer, routes: list[_Route | None], time_s: floa
     if size < 0:
         analyzer.malformed_rtp += 1
         return True
-    route.stream.add(time_s, second > 127, second & 0x7F, _u16(buf, rtp + 2), _u32(buf, rtp + 4), size)
+    route.stream.add(time_s, second > 127, second & 0x7F, _u16(buf, rtp + 2), _u32(buf, rtp + 4), size,
+                     first & 0x20 != 0)
     return True
 
 

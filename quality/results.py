@@ -76,6 +76,7 @@ class StreamResult:
     payload_type: int
     clock_hz: int | None
     clock_source: str  # "static", "sdp", "inferred" or "unknown"
+    codec_source: str  # where `codec` came from: "sdp", "static", "inferred" (no signalling: a best reading) or "unknown"
     first_time_s: float
     last_time_s: float
     packets: int  # every packet of the stream, duplicates included (as Wireshark counts)
@@ -84,6 +85,7 @@ class StreamResult:
     resets: int
     event_packets: int  # RFC 4733 telephone-event
     comfort_noise_packets: int
+    padding_packets: int  # padding-only packets (bandwidth probes): in loss, out of jitter and scores
     loss: LossFigures
     jitter_min_ms: float | None
     jitter_mean_ms: float | None

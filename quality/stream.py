@@ -14,8 +14,9 @@ from typing import Final
 from collections import Counter
 from statistics import median
 
-from homeshore.quality import bursts, emodel, scoring
-from homeshore.quality.clock import infer_clock_hz
+from homeshore.quality import bursts, emodel, emodel_wb, scoring
+from homeshore.quality.clock import infer_clock_hz, timeline
+from homeshore.quality.codec_inference import infer_codec, unscored_reason
 from homeshore.quality.codecs import (
     COMFORT_NOISE_PAYLOAD_TYPES,
     STATIC_PAYLOAD_TYPES,
@@ -39,16 +40,19 @@ from homeshore.quality.sequence import (
 )
 
 PROBATION_PACKETS: Final = 32  # enough timestamp steps to infer a clock rate
+MAX_PROBATION_PACKETS: Final = 256  # probation ends here however many of them were padding
 CONFIRM_PACKETS: Final = 4  # consistent packets before an unsignalled flow counts as RTP
 SILENCE_TS_STEPS: Final = 4  # a timestamp jump of more than this many packet steps with the next sequence number: silence
 DYNAMIC_PT_MIN: Final = 96
 VIDEO_CLOCK_HZ: Final = 90000  # RFC 3551 §5: every video payload format uses a 90 kHz clock
 EVENT_PAYLOAD_BYTES: Final = 4  # RFC 4733 §2.3: one event is 4 bytes
 FAX_SETTLE_S: Final = 1.0  # RTP still in order this long after a switch to T.38: this stream did not pause
+SRTP_AUTH_TAG_BYTES: Final = 10  # RFC 3711 §5.2 HMAC-SHA1-80, WebRTC's: after the (encrypted) payload
+PADDING: Final = -1  # the payload size a padding-only packet is recorded with
 
 _PLAYED = bytes.maketrans(b"\x00\x01\x02", b"\x00\x01\x00")  # received map -> 1 for played, 0 for lost/discarded
 
-# (arrival s since stream start, marker, payload type, sequence, timestamp, payload bytes)
+# (arrival s since stream start, marker, payload type, sequence, timestamp, payload bytes or PADDING)
 Packet = tuple[float, bool, int, int, int, int]
 
 
@@ -65,9 +69,14 @@ class RtpStream:
         "accounted",
         "event_packets",
         "comfort_noise_packets",
+        "padding_packets",
+        "_probation_padding",
+        "_padding_run",
         "timestamp_jumps",
         "payload_type",
         "codec",
+        "codec_source",
+        "webrtc_flow",
         "clock_hz",
         "clock_source",
         "problems",
@@ -106,9 +115,14 @@ class RtpStream:
         self.accounted = 0
         self.event_packets = 0
         self.comfort_noise_packets = 0
+        self.padding_packets = 0
+        self._probation_padding = 0  # padding-only packets among `pending`
+        self._padding_run = 0  # padding-only packets received in order since the last media packet
         self.timestamp_jumps = 0
         self.payload_type = -1
         self.codec = "unknown"
+        self.codec_source = "unknown"  # "sdp", "static", "inferred" or "unknown"
+        self.webrtc_flow = False  # STUN or DTLS seen on this 5-tuple before the stream (set by the analyzer)
         self.clock_hz: int | None = None
         self.clock_source = "unknown"
         self.problems: list[str] = []
@@ -134,10 +148,13 @@ class RtpStream:
         self.fax_since_s: float | None = None  # while set (Unix time of a switch to T.38), a gap is no loss
 
     # --- arrival -------------------------------------------------------------------------------------------
-    def add(self, arrival_s: float, marker: bool, payload_type: int, sequence: int, timestamp: int, size: int) -> None:
+    def add(self, arrival_s: float, marker: bool, payload_type: int, sequence: int, timestamp: int, size: int,
+            padded: bool = False) -> None:
+        """One packet; `padded`: its P bit (RFC 3550 §5.1), `size` its payload bytes without the padding."""
         self.packets += 1
         self.last_s = arrival_s
-        if sequence == self._next_seq and payload_type == self.payload_type and not marker and arrival_s < self._window_end_s:
+        if (sequence == self._next_seq and payload_type == self.payload_type and not marker and not padded
+                and arrival_s < self._window_end_s):
             # Fast path, the bulk of every call: the next packet of a settled stream, same codec, same window, no
             # talkspurt start. It does exactly what _account does for such a packet.
             ts_step = (timestamp - self._last_ts) & 0xFFFFFFFF
@@ -149,6 +166,7 @@ class RtpStream:
                 self.ts_ext = ts_ext = self.ts_ext + ts_step
                 self._last_ts = timestamp
                 self._last_seq = sequence
+                self._padding_run = 0
                 self._next_seq = (sequence + 1) & 0xFFFF
                 arrival = arrival_s - self.start_s
                 jitter.update(arrival, ts_ext)
@@ -156,16 +174,25 @@ class RtpStream:
                     tracker.mark_discarded(ext)
                 return
         pending = self.pending
+        if padded and (size == 0 or timestamp == (pending[-1][4] if pending else self._last_ts)):
+            # Padding only (a browser probing for bandwidth): no audio and no new timestamp. In SRTP the padding
+            # count is encrypted, so the repeated timestamp is what tells it from a padded audio packet.
+            size = PADDING
         if pending is not None:
             pending.append((arrival_s - self.start_s, marker, payload_type, sequence, timestamp, size))
+            if size == PADDING:
+                self._probation_padding += 1
             if not self.confirmed and len(pending) >= CONFIRM_PACKETS:
                 if _consistent(pending):
                     self.confirmed = True
                 elif len(pending) >= PROBATION_PACKETS:
-                    pending.pop(0)  # bounded memory while an RTP-looking flow fails to behave like RTP
+                    # bounded memory while an RTP-looking flow fails to behave like RTP
+                    if pending.pop(0)[5] == PADDING:
+                        self._probation_padding -= 1
                     self.packets -= 1
-            if self.confirmed and len(pending) >= PROBATION_PACKETS:
-                self._settle()
+            if self.confirmed and (len(pending) - self._probation_padding >= PROBATION_PACKETS
+                                   or len(pending) >= MAX_PROBATION_PACKETS):
+                self._settle()  # (padding says nothing of the clock: probation counts media packets)
             return
         self._account(arrival_s - self.start_s, marker, payload_type, sequence, timestamp, size)
 
@@ -182,15 +209,19 @@ class RtpStream:
         signalled = self.signalled or {}
         event_pts = {pt for pt, fmt in signalled.items() if is_event_codec(fmt[0])}
         cn_pts = set(COMFORT_NOISE_PAYLOAD_TYPES) | {pt for pt, fmt in signalled.items() if is_comfort_noise_codec(fmt[0])}
-        counts = Counter(p[2] for p in pending if p[2] not in event_pts and p[2] not in cn_pts)
+        media = [p for p in pending if p[5] != PADDING]
+        if not media:
+            self.problems.append("padding only (bandwidth probes): no audio")
+            media = pending
+        counts = Counter(p[2] for p in media if p[2] not in event_pts and p[2] not in cn_pts)
         if not counts:  # only events (or comfort noise) in the capture
-            counts = Counter(p[2] for p in pending)
+            counts = Counter(p[2] for p in media)
         main_pt = counts.most_common(1)[0][0]
         # RFC 4733 events without SDP: another dynamic payload type, 4-byte payloads, beside an audio stream.
         for pt in counts:
-            if pt != main_pt and all(self._is_event(pt, p[5]) for p in pending if p[2] == pt):
+            if pt != main_pt and all(self._is_event(pt, p[5]) for p in media if p[2] == pt):
                 event_pts.add(pt)
-        main_packets = [p for p in pending if p[2] == main_pt]
+        main_packets = [p for p in media if p[2] == main_pt]
         repeats = sum(1 for a, b in zip(main_packets, main_packets[1:]) if a[4] == b[4])
         if all(self._is_event(main_pt, p[5]) for p in main_packets) and 2 * repeats >= len(main_packets) - 1:
             event_pts.add(main_pt)  # RFC 4733 §2.5: one timestamp for all packets of an event
@@ -209,21 +240,29 @@ class RtpStream:
         if main_pt in event_pts:
             self.problems.append("telephone-event only: the audio of this SSRC is not in the capture")
 
-        pairs, steps = [], []
-        for before, after in zip(pending, pending[1:]):
+        steps = []
+        for before, after in zip(media, media[1:]):
             if after[2] == before[2] == main_pt and after[3] == (before[3] + 1) & 0xFFFF and not after[1]:
                 step = (after[4] - before[4]) & 0xFFFFFFFF
-                pairs.append((after[0] - before[0], step))
                 if step:
                     steps.append(step)
         self.nominal_ts_step = int(median(steps)) if steps else 0
-        inferred = infer_clock_hz(pairs)
+        inferred = infer_clock_hz(timeline([(p[0], p[3], p[4]) for p in main_packets]))
         if stated is not None and (inferred is None or inferred == stated):
             self.clock_hz, self.clock_source = stated, source
         elif inferred is not None:
             self.clock_hz, self.clock_source = inferred, "inferred"
             if stated is not None:
                 self.problems.append(f"clock mismatch: {source} says {stated} Hz, timestamps step at {inferred} Hz")
+        if source != "unknown":
+            self.codec_source = source
+        elif self.clock_hz:
+            guessed = infer_codec(main_pt, self.clock_hz, self.nominal_ts_step, self.webrtc_flow)
+            if guessed is not None:
+                self.codec, self.codec_source = guessed, "inferred"
+        unscored = unscored_reason(self.codec)
+        if unscored is not None:
+            self.problems.append(unscored)
         if self.clock_hz:
             self.jitter = JitterMeter(self.clock_hz)
             self.jitter_buffer = make_jitter_buffer(self.jitter_buffer_ms, self.clock_hz)
@@ -252,6 +291,14 @@ class RtpStream:
             # also gives rtpproxy's figure on rtpproxy_dups.a, where the first copy came 19 ms early).
             if kind == DUPLICATE and ext == tracker.max_ext and self.jitter is not None and payload_type == self.payload_type:
                 self.jitter.rereference(arrival, self.ts_ext)
+            return
+        if size == PADDING:
+            # It took a sequence number, so it counts as received for loss; it carries nothing to time or play.
+            self.padding_packets += 1
+            if kind == IN_ORDER and ext == tracker.max_ext:
+                self._padding_run += 1
+                if self.jitter is not None:
+                    self._next_seq = (seq + 1) & 0xFFFF
             return
         if payload_type != self.payload_type and payload_type not in self.cn_pts and self._is_event(payload_type, size):
             self.event_pts = self.event_pts | {payload_type}
@@ -289,7 +336,7 @@ class RtpStream:
                 new_talkspurt = True
             elif (
                 kind == IN_ORDER
-                and seq == (self._last_seq + 1) & 0xFFFF
+                and seq == (self._last_seq + 1 + self._padding_run) & 0xFFFF
                 and self.nominal_ts_step
                 and clock_hz < VIDEO_CLOCK_HZ
                 and ts_step > SILENCE_TS_STEPS * self.nominal_ts_step
@@ -298,6 +345,7 @@ class RtpStream:
                 new_talkspurt = True
         self._last_ts = timestamp
         self._last_seq = seq
+        self._padding_run = 0
         if kind == IN_ORDER and ext == tracker.max_ext and self.fax_since_s is None:
             self._next_seq = (seq + 1) & 0xFFFF
         jitter.update(arrival, self.ts_ext)
@@ -325,7 +373,10 @@ class RtpStream:
         return tracker.update(seq, marker)
 
     def _is_event(self, payload_type: int, size: int) -> bool:
-        """RFC 4733 events without SDP: another dynamic payload type carrying 4-byte event records."""
+        """RFC 4733 events without SDP: another dynamic payload type carrying 4-byte event records, at any clock
+        rate (WebRTC sends telephone-event/48000), in clear or in SRTP with its 10-byte authentication tag."""
+        if size % EVENT_PAYLOAD_BYTES:
+            size -= SRTP_AUTH_TAG_BYTES
         return payload_type >= DYNAMIC_PT_MIN and size % EVENT_PAYLOAD_BYTES == 0 and 0 < size <= 16
 
     def _close_window(self, next_index: int) -> None:
@@ -378,7 +429,9 @@ class RtpStream:
         return loss_figures(tracker.loss_map() if tracker else b"", self.nominal_packet_ms)
 
     def score(self, loss: LossFigures) -> QualityScore:
-        if not loss.expected or self.codec == "unknown":
+        # Video is no voice; Opus goes to the wideband model, which says why it has no MOS (mos_note).
+        if not loss.expected or self.codec == "unknown" or (
+                unscored_reason(self.codec) is not None and not emodel_wb.is_wideband(self.codec)):
             return QualityScore(None, None, "unknown")
         buffer_ms = self.jitter_buffer.current_delay_ms if self.jitter_buffer else 0.0
         delay_ms = emodel.mouth_to_ear_ms(self.far_end.rtt_ms if self.far_end is not None else None, buffer_ms,

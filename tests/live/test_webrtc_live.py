@@ -69,8 +69,8 @@ def test_webrtc_streams_are_found_with_exact_loss_and_jitter(webrtc, ssrc):
     live = webrtc["live"]
     assert live["exit"] == 130, live["stderr"]
     sample = end_sample(live["samples"], "inbound", ssrc)
-    # No signalling seen: named by its payload type, with its clock rate inferred from timestamps vs arrivals.
-    assert (sample["codec"], sample["clock_hz"]) == ("PT111", 48000)
+    # No signalling seen: codec and clock rate inferred from timestamps vs arrivals and the STUN on the flow.
+    assert (sample["codec"], sample["clock_hz"]) == ("opus", 48000)  # inferred: 48 kHz, 20-ms frames, STUN
     assert sample["packets"] == webrtc["sent"][str(ssrc)] == SECONDS * 50 - len(SKIPPED)
     assert sample["lost"] == len(SKIPPED)
     reference_ms = reference_max_jitter_ms(webrtc["pcap"], ssrc)

@@ -199,7 +199,7 @@ def test_without_signalling_both_directions_of_one_media_session_are_one_call_en
     assert tracker.ended == []  # idle for 29 s is not yet over
     (view,) = tracker.calls_in_progress()
     assert [d.direction for d in view.directions] == [INBOUND, OUTBOUND]
-    assert view.directions[0].codec == "PT111" and view.directions[0].packets == 750
+    assert view.directions[0].codec == "opus" and view.directions[0].packets == 750  # inferred: STUN, 48 kHz
     samples += feed(tracker, [], until_s=T0 + 14.98 + 31.5)
     (summary,) = tracker.ended
     assert summary.reason == "idle" and len({s.call for s in samples}) == 1

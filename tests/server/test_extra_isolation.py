@@ -32,7 +32,7 @@ IMPORT_ALL = BLOCK_EXTRA + """
 import importlib, json, pkgutil
 failed, imported = {}, []
 for package in %r:
-    for info in pkgutil.iter_modules(importlib.import_module(f"homeshore.{package}").__path__, f"homeshore.{package}."):
+    for info in pkgutil.walk_packages(importlib.import_module(f"homeshore.{package}").__path__, f"homeshore.{package}."):
         try:
             importlib.import_module(info.name)
             imported.append(info.name)
@@ -59,8 +59,9 @@ def test_every_agent_module_imports_without_the_server_extra() -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["failed"] == {}
-    expected = {f"homeshore.{package}.{path.stem}" for package in AGENT_PACKAGES
-                for path in (REPO / package).glob("*.py") if path.stem != "__init__"}
+    expected = {".".join(("homeshore", package, *path.relative_to(REPO / package).with_suffix("").parts))
+                .removesuffix(".__init__") for package in AGENT_PACKAGES
+                for path in (REPO / package).rglob("*.py") if path.parent != REPO / package or path.stem != "__init__"}
     assert set(report["imported"]) == expected
     # homeshore.server.speed_http was tried (and refused) above; what loaded is only what an agent module pulled
     # in before that: nothing of server/.
@@ -92,11 +93,11 @@ def imported_modules(path: Path) -> set[str]:
 
 def reaches(package: str, targets: tuple[str, ...]) -> dict[str, list[str]]:
     found = {}
-    for path in sorted((REPO / package).glob("*.py")):
+    for path in sorted((REPO / package).rglob("*.py")):  # subpackages too (probe/agent/)
         bad = sorted(name for name in imported_modules(path)
                      if any(name == f"homeshore.{t}" or name.startswith(f"homeshore.{t}.") for t in targets))
         if bad:
-            found[f"{package}/{path.name}"] = bad
+            found[str(path.relative_to(REPO))] = bad
     return found
 
 
