@@ -19,6 +19,7 @@ COMMANDS = {
     "calls": ("homeshore.cli.calls", "calls"),
     "check": ("homeshore.cli.check", "check"),
     "collector": ("homeshore.cli.collector", "collector"),
+    "diagnose": ("homeshore.cli.diagnose", "diagnose"),
     "invite": ("homeshore.cli.invite", "invite"),
     "map": ("homeshore.cli.map", "map_command"),
     "serve": ("homeshore.cli.serve", "serve"),

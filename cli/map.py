@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from homeshore.cli.agent import CONFIG_OPTION
-from homeshore.cli.secret_files import read_secret
+from homeshore.cli.collector_source import agent_spool, collector_options, read_collector
 from homeshore.cli.errors import UsageProblem
 from homeshore.planning.map_model import LEVELS
 
@@ -94,12 +94,7 @@ Optional:
 @click.option("--extent", default="data", show_default=True, callback=_extent, metavar="data|all|W,S,E,N",
               help="What the map shows: the measured areas and hubs' reach (with the country in an inset), "
               "every boundary, or a box in degrees (e.g. -2.0,52.5,-0.5,53.5).")
-@click.option("--url", default=None, metavar="URL", help="--from influx: the collector.")
-@click.option("--database", default="homeshore", show_default=True, metavar="NAME", help="--from influx.")
-@click.option("--retention-policy", default="", metavar="RP", help="--from influx: e.g. hourly (default: raw).")
-@click.option("--username", default="", metavar="NAME", help="--from influx: a user with READ, e.g. grafana.")
-@click.option("--password-file", default=None, metavar="FILE", help="--from influx: a 0600 file with its password.")
-@click.option("--token-file", default=None, metavar="FILE", help="--from influx: a 0600 file with a read token.")
+@collector_options
 @click.option("--json", "as_json", is_flag=True, help="Print the areas and hub teams as JSON.")
 @CONFIG_OPTION
 def map_command(source: str, level: str, boundaries: Path | None, code_property: str | None,
@@ -158,7 +153,6 @@ def map_command(source: str, level: str, boundaries: Path | None, code_property:
 def _read_tests(source: str, level: str, since: datetime, until: datetime, influx: dict,
                 config_path: Path | None) -> tuple[list, list[str]]:
     from homeshore.planning.map_source import SourceError, influx_tests, spool_tests, unsent_only_note
-    from homeshore.collector.query import QueryClient, QueryError
     from homeshore.planning.home_tests import SampleInputError, csv_home_tests
 
     kind, _, argument = source.partition(":")
@@ -180,7 +174,7 @@ def _read_tests(source: str, level: str, since: datetime, until: datetime, influ
         raise UsageProblem("--level sector needs full postcodes, which only --from csv:FILE has (agents send "
                            "only the district)")
     if kind == "spool":
-        path, collector = (Path(argument), "") if argument else _agent_spool(config_path)
+        path, collector = (Path(argument), "") if argument else agent_spool(config_path)
         try:
             tests, unreadable = spool_tests(path, since, until)
         except SourceError as error:
@@ -190,32 +184,8 @@ def _read_tests(source: str, level: str, since: datetime, until: datetime, influ
             notes.append(unsent_only_note(collector))
         return tests, notes
     if kind == "influx" and not argument:
-        if not influx["url"]:
-            raise UsageProblem("--from influx needs --url (the collector) and a reader's credentials")
-        password = read_secret(influx["password_file"], "--password-file") if influx["password_file"] else ""
-        token = read_secret(influx["token_file"], "--token-file") if influx["token_file"] else ""
-        try:
-            client = QueryClient(influx["url"], database=influx["database"],
-                                 retention_policy=influx["retention_policy"], username=influx["username"],
-                                 password=password, token=token)
-            return influx_tests(client, since, until), []
-        except ValueError as error:
-            raise UsageProblem(f"--url: {error}") from None
-        except QueryError as error:
-            raise UsageProblem(str(error) if error.kind == "unreachable"
-                               else f"the collector at {influx['url']}: {error}") from None
+        return read_collector(influx, lambda client: influx_tests(client, since, until)), []
     raise UsageProblem(f"--from {source!r}: expected influx, spool, spool:FILE or csv:FILE")
-
-
-def _agent_spool(config_path: Path | None) -> tuple[Path, str]:
-    """(the agent's spool, its collector's URL or "") as the agent's configuration says (probe/agent_state.py)."""
-    from homeshore.probe.agent_state import agent_place
-
-    try:
-        place = agent_place(config_path)
-    except ValueError as error:
-        raise UsageProblem(f"--from spool: {error}") from None
-    return place.spool_path, place.config.collector.url
 
 
 def _boundaries(path: Path, code_property: str):

@@ -98,7 +98,7 @@ def diagnose(windows: Iterable[CallWindow], at_ns: int, within_ns: int,
     if not near:
         return None
     nearest = min(near, key=lambda w: (abs(w.time_ns - at_ns), w.time_ns))
-    calls = sorted((w for w in windows if w.call_key == nearest.call_key), key=lambda w: (w.time_ns, w.direction))
+    calls = sorted((w for w in windows if w.call_key == nearest.call_key), key=lambda w: (w.slot_ns, w.direction))
     window_ns = round(window_s * _NS)
     return Diagnosis(calls[0].slot_ns, calls[-1].slot_ns + window_ns, tuple(calls),
                      tuple(periods(calls, window_s)))
