@@ -46,7 +46,7 @@ def diagnose(agent: str, at_text: str, within_min: float, source: str, url: str 
     """Why a call sounded bad: the call of an agent around TIME, window by window (MOS, jitter, loss per
     direction) and the cause of its poor windows, in plain words first."""
     from homeshore.planning.diagnosis import diagnose as diagnosis_of
-    from homeshore.planning.diagnosis import parse_at
+    from homeshore.planning.diagnosis import CALL_SPAN_S, parse_at
 
     try:
         at = parse_at(at_text, date.today())
@@ -56,7 +56,8 @@ def diagnose(agent: str, at_text: str, within_min: float, source: str, url: str 
     within_ns = round(within_min * 60 * _NS)
     influx = dict(url=url, database=database, retention_policy=retention_policy, username=username,
                   password_file=password_file, token_file=token_file)
-    windows, notes = _read_windows(source, agent, at_ns - within_ns, at_ns + within_ns, influx, config_path)
+    reach_ns = within_ns + CALL_SPAN_S * _NS  # the call found near TIME, whole
+    windows, notes = _read_windows(source, agent, at_ns - reach_ns, at_ns + reach_ns, influx, config_path)
     diagnosis = diagnosis_of(windows, at_ns, within_ns)
     if as_json:
         from homeshore.cli.diagnose_view import document

@@ -13,7 +13,7 @@ planning/diagnosis_source.py), a `Diagnosis` out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 import re
 from datetime import date, datetime, time, timezone, tzinfo
@@ -25,6 +25,7 @@ _NS = 1_000_000_000
 # timestamp (probe/agent_samples.CALL_TIME_SPREAD_NS). A window's start to the millisecond groups both directions.
 _SLOT_NS = 1_000_000
 LOWER_IS_WORSE = frozenset({"wifi_signal_dbm"})
+CALL_SPAN_S = 4 * 3600  # windows read either side of the search range: calls up to this long are shown whole
 
 
 @dataclass(frozen=True)
@@ -85,15 +86,17 @@ def window_of(tags: Mapping[str, str], fields: Mapping[str, object], time_ns: in
         value = fields.get(name)
         if isinstance(value, str) and value:
             evidence[name] = value
-        elif number(name) is not None:
-            evidence[name] = float(value)  # type: ignore[arg-type]
+        elif (figure := number(name)) is not None:
+            evidence[name] = figure
     return CallWindow(key, time_ns, tags.get("direction", ""), number("mos"), number("jitter_ms"),
                       number("loss_pct"), tags.get("cause") or None, evidence)
 
 
-def diagnose(windows: Iterable[CallWindow], at_ns: int, within_ns: int,
+def diagnose(windows: Sequence[CallWindow], at_ns: int, within_ns: int,
              window_s: float = WINDOW_S) -> Diagnosis | None:
-    """The call whose window starts nearest `at_ns` (within `within_ns`), or None when no window is that near."""
+    """The call whose window starts nearest `at_ns` (within `within_ns`), all of its windows among `windows`,
+    or None when no window is that near. A source reads `CALL_SPAN_S` more either side, so a long call found
+    near the time is shown whole."""
     near = [w for w in windows if abs(w.time_ns - at_ns) <= within_ns]
     if not near:
         return None
@@ -111,7 +114,9 @@ def periods(windows: Iterable[CallWindow], window_s: float = WINDOW_S) -> list[P
     for window in windows:
         slots.setdefault(window.slot_ns, []).append(window)
     found: list[Period] = []
-    open_cause, start, last, count, evidence = None, 0, 0, 0, {}  # type: ignore[var-annotated]
+    open_cause: str | None = None
+    start = last = count = 0
+    evidence: dict[str, float | str] = {}
     for slot in sorted(slots):
         cause = next((w.cause for w in slots[slot] if w.cause), None)
         follows = open_cause is not None and slot - last <= window_ns

@@ -163,6 +163,14 @@ def test_the_plain_words_come_first_then_every_window_on_one_line_in_80_columns(
     assert [[row[0], row[1], row[2]] + row[5:] for row in rows] == want
 
 
+def test_a_call_longer_than_the_search_range_is_shown_whole(spool_file: Path, influx, tmp_path: Path) -> None:
+    for source in (f"spool:{spool_file}", "influx"):
+        result = run(tmp_path, "--agent", "h-1", "--at", "2026-12-06T10:40", "--within", "0.5", "--from", source,
+                     "--url", influx.url, "--json")
+        assert result.returncode == 0, result.stderr
+        assert _rows(json.loads(result.stdout)) == expected_windows()
+
+
 def test_times_are_read_and_shown_in_the_local_time_zone(spool_file: Path, tmp_path: Path) -> None:
     result = from_spool(spool_file, tmp_path, "--at", "2026-12-06T11:40", "--json", tz="Europe/Paris")
     assert result.returncode == 0, result.stderr
