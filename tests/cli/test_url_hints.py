@@ -32,6 +32,7 @@ def command(name: str, url: str, tmp_path: Path) -> list[str]:
                                     "--secrets-dir", str(tmp_path / "s")],
         "collector query": ["collector", "query", "SHOW DATABASES", "--url", url],
         "map": ["map", "--from", "influx", "--url", url, "--out", str(tmp_path / "map.html")],
+        "diagnose": ["diagnose", "--from", "influx", "--url", url, "--agent", "h-1", "--at", "10:40"],
     }[name]
 
 
@@ -41,7 +42,7 @@ def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(CONSOLE_SCRIPT), *args], capture_output=True, text=True, env=env, timeout=60)
 
 
-COMMANDS = ("check", "collector init", "collector init --api v2", "collector query", "map")
+COMMANDS = ("check", "collector init", "collector init --api v2", "collector query", "map", "diagnose")
 
 
 @pytest.mark.parametrize("name", COMMANDS)
