@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from homeshore.cli.errors import UsageProblem
+from homeshore.cli.errors import UsageProblem, current_command, error_line
 from homeshore.cli.secret_files import read_secret
 from homeshore.collector.url_hints import with_hint
 
@@ -235,14 +235,18 @@ def alerts(url: str, webhook: str, state_file: str, database: str, username: str
         try:
             evaluation, problems = run_once(client, webhook, state_path, int(time.time() * 1000))
         except QueryError as error:
-            raise UsageProblem(str(error) if error.kind == "unreachable" else f"the collector at {url}: {error}") \
-                from None
-        for problem in problems:
-            click.echo(f"{click.get_current_context().command_path}: {problem}", err=True)
-        click.echo(f"{evaluation.firing} firing, {evaluation.sent} new incidents sent, {evaluation.failed} failed",
-                   nl=True)
-        if once:
-            if evaluation.failed:
-                raise SystemExit(1)
-            return
+            problem = UsageProblem(str(error) if error.kind == "unreachable" else f"the collector at {url}: {error}")
+            if once:
+                raise problem from None
+            problem.show()  # a collector down for a while does not end the evaluator: try again next period
+        except OSError as error:  # the state file's directory not writable
+            raise UsageProblem(f"--state-file {state_path}: {error.strerror or error}") from None
+        else:
+            for line in problems:
+                click.echo(error_line(current_command(), line), err=True)
+            click.echo(f"{evaluation.firing} firing, {evaluation.sent} new incidents sent, {evaluation.failed} failed")
+            if once:
+                if evaluation.failed:
+                    raise SystemExit(1)
+                return
         time.sleep(max(0.0, period_s - (time.monotonic() - started_s)))

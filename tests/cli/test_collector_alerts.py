@@ -147,3 +147,11 @@ def test_corrupt_state_file_one_line_exit_2(influx: InfluxServer, tmp_path: Path
     result = subprocess.run(alerts("--url", influx.url, "--webhook", "http://127.0.0.1:9/", "--state-file",
                                    str(state), "--once"), capture_output=True, text=True, timeout=60)
     assert_one_line_exit_2(result, "is not an alerts state file")
+
+
+def test_unreachable_collector_one_line_exit_2(tmp_path: Path) -> None:
+    with closed_port() as port:
+        result = subprocess.run(alerts("--url", f"http://127.0.0.1:{port}", "--webhook", "http://127.0.0.1:9/",
+                                       "--state-file", str(tmp_path / "s.json"), "--once"), capture_output=True,
+                                text=True, timeout=60)
+    assert_one_line_exit_2(result, "homeshore collector alerts:", f"127.0.0.1:{port}")
