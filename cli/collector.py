@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from homeshore.cli.errors import UsageProblem
+from homeshore.cli.errors import UsageProblem, current_command, error_line
 from homeshore.cli.secret_files import read_secret
 from homeshore.collector.url_hints import with_hint
 
@@ -191,3 +191,62 @@ def query(influxql: str, url: str, database: str, retention_policy: str, usernam
         console.print(series_table(one))
     if not series:
         click.echo("no results")
+
+
+@collector.command()
+@click.option("--url", required=True, metavar="URL", help="The collector.")
+@click.option("--webhook", required=True, metavar="URL", help="Where each new incident is POSTed as JSON.")
+@click.option("--state-file", required=True, metavar="FILE",
+              help="The open incidents, kept across restarts so an incident is sent once.")
+@click.option("--database", default="homeshore", show_default=True, metavar="NAME")
+@click.option("--username", default="", metavar="NAME", help="v1: a user with READ, e.g. grafana.")
+@click.option("--password-file", default=None, metavar="FILE", help="v1: a 0600 file holding its password.")
+@click.option("--token-file", default=None, metavar="FILE", help="v2/v3: a 0600 file holding a read token.")
+@click.option("--once", is_flag=True, help="Evaluate once and exit (e.g. from cron).")
+@click.option("--interval", "interval_s", type=float, default=None, metavar="S",
+              help="Seconds between evaluations (default 30, Grafana's group interval).")
+def alerts(url: str, webhook: str, state_file: str, database: str, username: str, password_file: str | None,
+           token_file: str | None, once: bool, interval_s: float | None) -> None:
+    """Evaluate the alert rules (dashboards/provisioning/alerting) and POST each new incident to a webhook."""
+    import time
+
+    from homeshore.collector.alert_rules import GROUP_INTERVAL
+    from homeshore.collector.alert_webhook import check_webhook_url, load_state, run_once
+    from homeshore.collector.query import QueryClient, QueryError
+
+    if once and interval_s is not None:
+        raise UsageProblem("give --once or --interval, not both")
+    if interval_s is not None and not interval_s > 0:
+        raise UsageProblem(f"--interval must be a positive number of seconds, not {interval_s:g}")
+    period_s = interval_s if interval_s is not None else float(GROUP_INTERVAL.rstrip("s"))
+    state_path = Path(state_file)
+    if not state_path.parent.is_dir():
+        raise UsageProblem(f"--state-file: the directory {state_path.parent} does not exist")
+    password = read_secret(password_file, "--password-file") if password_file else ""
+    token = read_secret(token_file, "--token-file") if token_file else ""
+    try:
+        check_webhook_url(webhook)
+        load_state(state_path)
+        client = QueryClient(url, database=database, username=username, password=password, token=token)
+    except ValueError as error:
+        raise UsageProblem(str(error)) from None
+    while True:
+        started_s = time.monotonic()
+        try:
+            evaluation, problems = run_once(client, webhook, state_path, int(time.time() * 1000))
+        except QueryError as error:
+            problem = UsageProblem(str(error) if error.kind == "unreachable" else f"the collector at {url}: {error}")
+            if once:
+                raise problem from None
+            problem.show()  # a collector down for a while does not end the evaluator: try again next period
+        except OSError as error:  # the state file's directory not writable
+            raise UsageProblem(f"--state-file {state_path}: {error.strerror or error}") from None
+        else:
+            for line in problems:
+                click.echo(error_line(current_command(), line), err=True)
+            click.echo(f"{evaluation.firing} firing, {evaluation.sent} new incidents sent, {evaluation.failed} failed")
+            if once:
+                if evaluation.failed:
+                    raise SystemExit(1)
+                return
+        time.sleep(max(0.0, period_s - (time.monotonic() - started_s)))

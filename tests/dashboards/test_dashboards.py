@@ -12,6 +12,7 @@ series with a value, for each variable's first value, for "All", and for two val
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -24,6 +25,7 @@ import pytest
 
 from homeshore.collector.check_samples import check_samples
 from homeshore.collector.schema import MEASUREMENTS, TAG_VALUES, Sample, to_line_protocol
+from homeshore.planning.cause import HostFigures, WindowFigures
 from homeshore.planning.verdict import CRITERIA
 from tests.conftest import REPO, SHARED, skip_or_fail
 from tests.dashboards import grafana_macros as gm
@@ -50,6 +52,10 @@ FIELDS: dict[str, frozenset[str]] = {
     "readiness": frozenset({"verdict", "candidate"} | {f"{name}_pass" for name in CRITERIA}),
     "agent": frozenset({"spool_rows", "spool_dropped", "write_errors", "packets_seen", "capture_drops"}),
 }
+# The evidence fields a poor call window carries beside its `cause` tag: planning/cause.py names them after the
+# figures it reads.
+CAUSE_EVIDENCE: frozenset[str] = frozenset(
+    f.name for f in dataclasses.fields(HostFigures) + dataclasses.fields(WindowFigures))
 VERDICTS = ("PASS", "WARN", "FAIL")  # DESIGN.md: `homeshore check --json` "verdict"
 
 
@@ -174,6 +180,8 @@ def schema_problems(query: str) -> list[str]:
     known = set(measurements) | set(re.findall(r'AS\s+"([^"]+)"', query))
     for measurement in measurements:
         known |= MEASUREMENTS[measurement].tag_keys | FIELDS[measurement]
+        if measurement == "call":
+            known |= CAUSE_EVIDENCE
     problems += [f"unknown name {name}" for name in sorted(set(re.findall(r'"([^"]+)"', query)) - known)]
     for key, value in re.findall(r"\"(\w+)\"\s*!?=\s*'([^']*)'", query):
         allowed = TAG_VALUES.get(key) or (frozenset(VERDICTS) if key == "verdict" else None)
@@ -323,8 +331,11 @@ def call_samples(tags: dict[str, str], conn: str, start_s: int, number: int) -> 
             stream = {**tags, "conn": conn, "codec": "PCMA", "direction": direction}
             call_key = f"c{number}{call}"
             for window in range(30):
-                loss = 0.5 + (2.0 if window in (10, 11) else 0.0)
-                samples.append(Sample("call", {**stream, "phase": "window"}, {
+                poor = window in (10, 11)  # the agent names a cause for these, with its evidence
+                loss = 0.5 + (2.0 if poor else 0.0)
+                cause = {"cause": "upload_saturated"} if poor else {}
+                evidence = {"upload_use": 0.97, "gateway_jitter_ms": 1.5} if poor else {}
+                samples.append(Sample("call", {**stream, "phase": "window", **cause}, {**evidence,
                     "packets": 500, "lost": 500 * loss / 100, "loss_pct": loss, "jitter_ms": 3 + window % 4,
                     "max_jitter_ms": 9.0, "reordered": 0, "duplicates": 0, "discarded_pct": 0.2, "rtt_ms": 40.0,
                     "r_factor": 88 - 4 * loss, "mos": 4.3 - 0.2 * loss, "call_key": call_key,
