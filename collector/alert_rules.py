@@ -117,7 +117,7 @@ def _grafana_rule(rule: AlertRule) -> dict[str, Any]:
         "data": [
             {"refId": "A", "relativeTimeRange": {"from": rule.range_s, "to": 0}, "datasourceUid": DATASOURCE_UID,
              "model": {"refId": "A", "datasource": {"type": "influxdb", "uid": DATASOURCE_UID}, "rawQuery": True,
-                       "resultFormat": "time_series", "query": grafana_escape(rule.query)}},
+                       "resultFormat": "time_series", "query": rule.query}},
             {"refId": "B", "relativeTimeRange": {"from": 0, "to": 0}, "datasourceUid": "__expr__",
              "model": {"refId": "B", "datasource": expression, "type": "reduce", "expression": "A",
                        "reducer": rule.reducer}},
@@ -128,13 +128,6 @@ def _grafana_rule(rule: AlertRule) -> dict[str, Any]:
         "noDataState": "OK", "execErrState": "Error", "for": "0s",
         "annotations": {"summary": rule.summary}, "labels": {"source": "homeshore"}, "isPaused": False,
     }
-
-
-def grafana_escape(text: str) -> str:
-    """`$` as `$$`: Grafana expands environment variables (`$NAME`) in every string of a provisioned rule's
-    query model, and `$$` is its escape for one `$` (docs, "Provision Grafana", "Using environment variables";
-    grafana/grafana#71007), so `$timeFilter` reaches the data source as written."""
-    return text.replace("$", "$$")
 
 
 def render_yaml(document: Any) -> str:
