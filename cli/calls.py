@@ -35,11 +35,11 @@ def calls(ctx: click.Context, iface: str | None, duration: float | None, user_fi
     from homeshore.cli.tables import calls_table
     from homeshore.quality.bpf import FilterError
     from homeshore.quality.calls import CallTracker
-    from homeshore.quality.live import CaptureError, LiveCapture, local_addresses
+    from homeshore.quality.live import CaptureError, local_addresses, open_capture
     from homeshore.quality.monitor import monitor_calls
 
     try:
-        capture = LiveCapture(iface, user_filter)
+        capture = open_capture(iface, user_filter)
     except (CaptureError, FilterError) as error:
         click.echo(error_line(ctx.command_path, str(error)), err=True)
         ctx.exit(ExitStatus.CANNOT_MEASURE)

@@ -11,13 +11,13 @@ import time
 from collections.abc import Callable
 
 from homeshore.quality.calls import CallSample, CallTracker
-from homeshore.quality.live import BATCH_PACKETS, CaptureStats, LiveCapture
+from homeshore.quality.live import BATCH_PACKETS, Capture, CaptureStats
 
 TICK_S = 1.0
-BATCH_WAIT_S = 0.1  # 500 packets at 5,000/s: far below the socket buffer (live.RECEIVE_BUFFER_BYTES)
+BATCH_WAIT_S = 0.1  # 500 packets at 5,000/s: far below the socket buffer (capture_afpacket.RECEIVE_BUFFER_BYTES)
 
 
-def monitor_calls(capture: LiveCapture, tracker: CallTracker, *, duration_s: float | None = None,
+def monitor_calls(capture: Capture, tracker: CallTracker, *, duration_s: float | None = None,
                   on_samples: Callable[[list[CallSample]], None] = lambda samples: None,
                   on_tick: Callable[[CallTracker, CaptureStats], None] = lambda tracker, stats: None,
                   clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> CaptureStats:

@@ -34,12 +34,12 @@ class CaptureSource:
         from homeshore.probe.agent.call_causes import causes_for
         from homeshore.probe.agent_samples import call_sample
         from homeshore.quality.calls import CallTracker
-        from homeshore.quality.live import CaptureError, LiveCapture, local_addresses
+        from homeshore.quality.live import CaptureError, local_addresses, open_capture
         from homeshore.quality.monitor import monitor_calls
 
         interface = self.runtime.config.capture.interface
         try:
-            capture = LiveCapture(None if interface == "any" else interface)
+            capture = open_capture(None if interface == "any" else interface)
         except (CaptureError, OSError) as error:
             log.error("live call capture cannot start: %s; the other sources carry on", error)
             self.health.set_in("capture", state=f"failed: {error}", error=str(error), calls_in_progress=0)
