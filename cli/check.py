@@ -153,7 +153,7 @@ def _store(document: dict, config) -> str:
 
     try:
         place = place_of(config)
-        samples = check_samples(document, agent=place.agent_id())
+        samples = check_samples(document, agent=place.agent_id(), source="cli")
         path = place.spool_path
         with Spool(path) as spool:
             spool.append(samples)

@@ -1,11 +1,11 @@
-"""Reading the collector or the agent's spool for a report command (`map`, `diagnose`): the options turned into a
-client, and every failure into one line (a UsageProblem, exit 2)."""
+"""Reading the collector or the agent's spool for a report command (`map`, `diagnose`, `candidates`): the options
+turned into a client, and every failure into one line (a UsageProblem, exit 2)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from homeshore.cli.errors import UsageProblem
 from homeshore.cli.secret_files import read_secret
@@ -43,6 +43,36 @@ def agent_spool(config_path: Path | None) -> tuple[Path, str]:
     except ValueError as error:
         raise UsageProblem(f"--from spool: {error}") from None
     return place.spool_path, place.config.collector.url
+
+
+def read_source(source: str, influx: dict, config_path: Path | None, *, what: str,
+                from_spool: Callable[[Path], tuple[list[Any], int]],
+                from_collector: Callable[[Any], list[Any]]) -> tuple[list[Any], list[str]]:
+    """(what `--from SOURCE` holds, notes for stderr): `from_spool(path)` on spool:FILE or the agent's spool
+    (noting when that spool is an outbox of unsent samples, naming `what` it lacks), `from_collector(client)`
+    on influx."""
+    from homeshore.planning.spool_read import SourceError, unsent_only_note
+
+    kind, _, argument = source.partition(":")
+    if kind == "spool":
+        path, collector = (Path(argument), "") if argument else agent_spool(config_path)
+        try:
+            found, unreadable = from_spool(path)
+        except SourceError as error:
+            raise UsageProblem(f"--from {source}: {error}") from None
+        notes = [f"{path}: {unreadable} lines could not be read"] if unreadable else []
+        return found, notes + ([unsent_only_note(collector, what)] if collector else [])
+    if kind == "influx" and not argument:
+        return read_collector(influx, from_collector), []
+    raise UsageProblem(f"--from {source!r}: expected influx, spool or spool:FILE")
+
+
+def from_option(command: Callable[..., T]) -> Callable[..., T]:
+    """`--from influx|spool[:FILE]`, which `read_source` reads."""
+    import click
+
+    return click.option("--from", "source", default="spool", show_default=True, metavar="influx|spool[:FILE]",
+                        help="The collector (--url ...) or this machine's local store (the agent's spool).")(command)
 
 
 def collector_options(command: Callable[..., T]) -> Callable[..., T]:

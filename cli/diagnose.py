@@ -14,7 +14,7 @@ import click
 
 from homeshore.cli.agent import CONFIG_OPTION
 from homeshore.cli.errors import UsageProblem
-from homeshore.cli.collector_source import agent_spool, collector_options, read_collector
+from homeshore.cli.collector_source import collector_options, from_option, read_source
 from homeshore.cli.status import ExitStatus
 
 _NS = 1_000_000_000
@@ -35,8 +35,7 @@ def _zone_name() -> str:
 @click.option("--at", "at_text", required=True, metavar="TIME", help="When the call sounded bad (see below).")
 @click.option("--within", "within_min", type=click.FloatRange(min=0.1, max=1440), default=15.0, show_default=True,
               help="Minutes either side of TIME to look for the call.")
-@click.option("--from", "source", default="spool", show_default=True, metavar="influx|spool[:FILE]",
-              help="The collector (--url ...) or this machine's local store (the agent's spool).")
+@from_option
 @collector_options
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON.")
 @CONFIG_OPTION
@@ -47,6 +46,7 @@ def diagnose(agent: str, at_text: str, within_min: float, source: str, url: str 
     direction) and the cause of its poor windows, in plain words first."""
     from homeshore.planning.diagnosis import diagnose as diagnosis_of
     from homeshore.planning.diagnosis import CALL_SPAN_S, parse_at
+    from homeshore.planning.diagnosis_source import influx_windows, spool_windows
 
     try:
         at = parse_at(at_text, date.today())
@@ -57,7 +57,11 @@ def diagnose(agent: str, at_text: str, within_min: float, source: str, url: str 
     influx = dict(url=url, database=database, retention_policy=retention_policy, username=username,
                   password_file=password_file, token_file=token_file)
     reach_ns = within_ns + CALL_SPAN_S * _NS  # the call found near TIME, whole
-    windows, notes = _read_windows(source, agent, at_ns - reach_ns, at_ns + reach_ns, influx, config_path)
+    since_ns, until_ns = at_ns - reach_ns, at_ns + reach_ns
+    windows, notes = read_source(
+        source, influx, config_path, what="call windows",
+        from_spool=lambda path: spool_windows(path, agent, since_ns, until_ns),
+        from_collector=lambda client: influx_windows(client, agent, since_ns, until_ns))
     diagnosis = diagnosis_of(windows, at_ns, within_ns)
     if as_json:
         from homeshore.cli.diagnose_view import document
@@ -84,22 +88,3 @@ def _render(diagnosis) -> None:
         console.print(line, markup=False, highlight=False)
     console.print()
     console.print(windows_table(diagnosis, None, _zone_name()))
-
-
-def _read_windows(source: str, agent: str, since_ns: int, until_ns: int, influx: dict,
-                  config_path: Path | None) -> tuple[list, list[str]]:
-    from homeshore.planning.diagnosis_source import influx_windows, spool_windows, unsent_only_note
-    from homeshore.planning.map_source import SourceError
-
-    kind, _, argument = source.partition(":")
-    if kind == "spool":
-        path, collector = (Path(argument), "") if argument else agent_spool(config_path)
-        try:
-            windows, unreadable = spool_windows(path, agent, since_ns, until_ns)
-        except SourceError as error:
-            raise UsageProblem(f"--from {source}: {error}") from None
-        notes = [f"{path}: {unreadable} lines could not be read"] if unreadable else []
-        return windows, notes + ([unsent_only_note(collector)] if collector else [])
-    if kind == "influx" and not argument:
-        return read_collector(influx, lambda client: influx_windows(client, agent, since_ns, until_ns)), []
-    raise UsageProblem(f"--from {source!r}: expected influx, spool or spool:FILE")

@@ -17,6 +17,7 @@ COMMANDS = {
     "agent": ("homeshore.cli.agent", "agent"),
     "analyze": ("homeshore.cli.analyze", "analyze"),
     "calls": ("homeshore.cli.calls", "calls"),
+    "candidates": ("homeshore.cli.candidates", "candidates"),
     "check": ("homeshore.cli.check", "check"),
     "collector": ("homeshore.cli.collector", "collector"),
     "diagnose": ("homeshore.cli.diagnose", "diagnose"),

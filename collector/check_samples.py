@@ -5,7 +5,8 @@ Tags stay bounded: the server is its host and port (a contact centre runs a hand
 the postcode district; the candidate reference is a string field, never a tag. A sample with nothing measured in
 it is not written (a speeds-only check against speedtest.net writes no voip_test). The readiness sample names
 the policy that judged it (`policy`: "defaults", or the file's name and the start of its SHA-256), so results
-judged by different policies are never mistaken for each other.
+judged by different policies are never mistaken for each other, and where the check ran (`source`: "cli",
+"agent" or "browser"; collector/schema.py's CHECK_SOURCES).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from homeshore.collector.schema import Sample
+from homeshore.collector.schema import CHECK_SOURCES, Sample
 
 
 def server_tag(document: dict[str, Any]) -> str:
@@ -32,7 +33,9 @@ def policy_field(policy: Any) -> str:
     return f"{policy['file']} sha256:{str(digest)[:12]}" if digest else str(policy["file"])
 
 
-def check_samples(document: dict[str, Any], *, agent: str) -> list[Sample]:
+def check_samples(document: dict[str, Any], *, agent: str, source: str) -> list[Sample]:
+    if source not in CHECK_SOURCES:
+        raise ValueError(f"readiness: source {source!r} must be one of {list(CHECK_SOURCES)}")
     time_ns = int(datetime.fromisoformat(document["time"]).timestamp() * 1e9)
     host = document.get("host") or {}
     tags = {"agent": agent, "area": document.get("area") or "", "conn": host.get("conn") or "unknown",
@@ -40,7 +43,7 @@ def check_samples(document: dict[str, Any], *, agent: str) -> list[Sample]:
     m = document.get("measurements") or {}
     passed = {c["name"]: 1.0 if c["status"] == "PASS" else 0.0 for c in document.get("criteria", [])}
     samples = [Sample("readiness", tags, {"verdict": document["verdict"], "candidate": document.get("candidate"),
-                                          "policy": policy_field(document.get("policy")),
+                                          "policy": policy_field(document.get("policy")), "source": source,
                                           **{f"{name}_pass": value for name, value in passed.items()}}, time_ns)]
     loaded = [value for value in (m.get("loaded_rtt_download_ms"), m.get("loaded_rtt_upload_ms")) if value is not None]
     bandwidth = {

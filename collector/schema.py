@@ -37,6 +37,11 @@ KNOWN_CONNECTIONS: frozenset[str] = frozenset(CONNECTIONS) - {"unknown"}  # thos
 CauseName = Literal["home_network", "wifi_signal", "upload_saturated", "download_saturated", "cpu", "vpn",
                     "beyond_home", "far_end", "unknown"]
 CAUSES: tuple[str, ...] = get_args(CauseName)
+# Where a readiness check ran: `homeshore check` ("cli"), the agent's scheduled test ("agent"), the candidate's
+# browser ("browser", issue 16). The readiness sample's `source` string field, not a tag (it would only split the
+# series); rows stored before it existed were all `homeshore check` runs and read as "cli".
+CheckSource = Literal["cli", "agent", "browser"]
+CHECK_SOURCES: tuple[str, ...] = get_args(CheckSource)
 
 FieldValue = Union[float, int, bool, str]
 
@@ -57,7 +62,7 @@ MEASUREMENTS: Mapping[str, MeasurementSchema] = MappingProxyType({
                               frozenset({"call_key", "vpn_kind"})),
     # Wi-Fi network and access point as salted hashes only (probe/host_wifi.py), never in clear.
     "host": MeasurementSchema(_COMMON_TAGS | {"conn"}, frozenset({"wifi_ssid_hash", "wifi_bssid_hash", "vpn_kind"})),
-    "readiness": MeasurementSchema(_COMMON_TAGS | {"conn", "server"}, frozenset({"verdict", "candidate", "policy"})),
+    "readiness": MeasurementSchema(_COMMON_TAGS | {"conn", "server"}, frozenset({"verdict", "candidate", "policy", "source"})),
     "agent": MeasurementSchema(_COMMON_TAGS),
 })
 

@@ -1,48 +1,22 @@
-"""Where `homeshore diagnose` reads one agent's call windows from: the local spool (a file, opened read-only, as
-`map --from spool` does) or the collector (InfluxQL over /query). Both give CallWindows (planning/diagnosis.py)
+"""Where `homeshore diagnose` reads one agent's call windows from: the local spool (read-only: planning/spool_read.py) or the collector (InfluxQL over /query). Both give CallWindows (planning/diagnosis.py)
 of `call` points with phase "window" in since <= time <= until.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from homeshore.collector.query import QueryClient, quote_ident
-from homeshore.collector.schema import from_line_protocol
 from homeshore.planning.diagnosis import CallWindow, window_of
-from homeshore.planning.map_source import SourceError
+from homeshore.planning.spool_read import spool_samples
 
 
 def spool_windows(path: Path, agent: str, since_ns: int, until_ns: int) -> tuple[list[CallWindow], int]:
     """(the agent's call windows in the time range, lines that could not be parsed) from the spool at `path`."""
-    if not path.is_file():
-        raise SourceError(f"no local store at {path} (run the agent first, or give spool:FILE)")
-    windows, unreadable = [], 0
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
-        try:
-            for (line,) in db.execute("SELECT line FROM queue WHERE line LIKE 'call,%'"):
-                try:
-                    sample = from_line_protocol(line)
-                except ValueError:
-                    unreadable += 1
-                    continue
-                if sample.tags.get("agent") == agent and since_ns <= sample.time_ns <= until_ns:
-                    window = window_of(sample.tags, sample.fields, sample.time_ns)
-                    if window is not None:
-                        windows.append(window)
-        finally:
-            db.close()
-    except sqlite3.Error as error:
-        raise SourceError(f"cannot read the local store {path}: {error}") from None
-    return windows, unreadable
-
-
-def unsent_only_note(collector_url: str) -> str:
-    """What the spool of an agent with a collector leaves out: it is an outbox holding only what is not yet sent."""
-    return (f"the local store holds only samples not yet sent to the collector {collector_url}; call windows "
-            f"already sent are not here: use --from influx --url {collector_url} for all of them")
+    samples, unreadable = spool_samples(path, ("call",), "run the agent first")
+    windows = [window_of(s.tags, s.fields, s.time_ns) for s in samples
+               if s.tags.get("agent") == agent and since_ns <= s.time_ns <= until_ns]
+    return [window for window in windows if window is not None], unreadable
 
 
 def influx_windows(client: QueryClient, agent: str, since_ns: int, until_ns: int) -> list[CallWindow]:

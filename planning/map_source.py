@@ -7,15 +7,16 @@ write lock nor changes a row; lines it cannot parse are counted, not fatal (a qu
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
 from homeshore.collector.query import QueryClient, quote_ident
-from homeshore.collector.schema import from_line_protocol
 from homeshore.planning.home_tests import sample_home_tests
 from homeshore.planning.map_model import HomeTest
+from homeshore.planning.spool_read import SourceError, spool_samples
+
+__all__ = ["SourceError", "influx_tests", "spool_tests", "unsent_only_note"]
 
 MEASUREMENTS = ("bandwidth", "voip_test")
 FIELDS = {
@@ -26,33 +27,11 @@ FIELDS = {
 TAGS = ("agent", "area", "conn")
 
 
-class SourceError(Exception):
-    """The source cannot be read at all; one line naming it."""
-
-
 def spool_tests(path: Path, since: datetime, until: datetime) -> tuple[list[HomeTest], int]:
     """(tests in since < time <= until, lines that could not be parsed) from the spool at `path`."""
-    if not path.is_file():
-        raise SourceError(f"no local store at {path} (run `homeshore check` or the agent first, or give "
-                          "spool:FILE)")
-    records, unreadable = [], 0
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
-        try:
-            cursor = db.execute("SELECT line FROM queue WHERE line LIKE 'bandwidth,%' OR line LIKE 'voip_test,%'")
-            for (line,) in cursor:
-                try:
-                    sample = from_line_protocol(line)
-                except ValueError:
-                    unreadable += 1
-                    continue
-                records.append((sample.measurement, sample.tags, sample.fields, sample.time_ns))
-        finally:
-            db.close()
-    except sqlite3.Error as error:
-        raise SourceError(f"cannot read the local store {path}: {error}") from None
-    tests = sample_home_tests(_in_window(records, since, until))
-    return tests, unreadable
+    samples, unreadable = spool_samples(path, MEASUREMENTS, "run `homeshore check` or the agent first")
+    records = [(s.measurement, s.tags, s.fields, s.time_ns) for s in samples]
+    return sample_home_tests(_in_window(records, since, until)), unreadable
 
 
 def unsent_only_note(collector_url: str) -> str:

@@ -89,5 +89,5 @@ def speedtest_samples(document: dict[str, Any], tags: Mapping[str, str]) -> list
     (probe/check_document.py) built with candidate None; the agent's common tags (site included) are added."""
     from homeshore.collector.check_samples import check_samples
 
-    samples = check_samples(document, agent=tags.get("agent", ""))
+    samples = check_samples(document, agent=tags.get("agent", ""), source="agent")
     return [Sample(s.measurement, {**s.tags, **tags}, s.fields, s.time_ns) for s in samples]

@@ -9,25 +9,21 @@ import ipaddress
 import json
 import re
 import subprocess
-import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from homeshore.collector.schema import Sample, to_line_protocol
-from homeshore.collector.spool import Spool
-from homeshore.collector.writer import WriteOutcome
-from homeshore.collector.writer_v1 import V1Writer
+from homeshore.collector.schema import Sample
 from homeshore.planning.cause import HostFigures
 from homeshore.planning.cause_policy import CausePolicy
 from homeshore.probe.agent.call_causes import causes_for
 from homeshore.probe.agent_samples import call_sample, common_tags
 from homeshore.quality.calls import END, FROM_CAPTURE, FROM_RTCP, INBOUND, OUTBOUND, WINDOW, CallSample
 from tests.cli.one_line import assert_one_line_exit_2
-from tests.references.influxd import InfluxServer, closed_port
+from tests.cli.stored import run_report, spool_holding, stored_fixtures
+from tests.references.influxd import closed_port
 
-CONSOLE_SCRIPT = Path(sys.executable).with_name("homeshore")
 DAY = datetime(2026, 12, 6, tzinfo=timezone.utc)
 START_S = int(DAY.replace(hour=10, minute=37).timestamp())  # the call's first window: 10:37:00 UTC
 WINDOWS = 30  # 10:37:00 .. 10:41:50
@@ -99,30 +95,10 @@ SUMMARY = [
 
 
 def run(tmp_path: Path, *args: str, tz: str = "UTC", columns: int = 80) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home"), "TZ": tz, "COLUMNS": str(columns)}
-    return subprocess.run([str(CONSOLE_SCRIPT), "diagnose", *args], capture_output=True, text=True, env=env,
-                          timeout=120)
+    return run_report(tmp_path, "diagnose", *args, tz=tz, columns=columns)
 
 
-@pytest.fixture(scope="module")
-def spool_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("agent") / "spool.sqlite3"
-    with Spool(path) as spool:
-        spool.append(stored_samples())
-    return path
-
-
-@pytest.fixture(scope="module")
-def influx():
-    with InfluxServer() as server:
-        server.query('CREATE DATABASE "homeshore"')
-        writer = V1Writer(server.url, "homeshore")
-        try:
-            result = writer.write([to_line_protocol(sample) for sample in stored_samples()])
-        finally:
-            writer.close()
-        assert result.outcome == WriteOutcome.OK, result
-        yield server
+spool_file, influx = stored_fixtures(stored_samples)
 
 
 def from_spool(spool_file: Path, tmp_path: Path, *args: str, **options: str) -> subprocess.CompletedProcess:
@@ -182,8 +158,7 @@ def test_times_are_read_and_shown_in_the_local_time_zone(spool_file: Path, tmp_p
 def test_hh_mm_is_today(tmp_path: Path) -> None:
     today_s = int(datetime.combine(date.today(), datetime.min.time(), timezone.utc).timestamp())
     path = tmp_path / "spool.sqlite3"
-    with Spool(path) as spool:
-        spool.append(agent_samples(start_s=today_s + 10 * 3600 + 37 * 60))
+    spool_holding(path, agent_samples(start_s=today_s + 10 * 3600 + 37 * 60))
     result = run(tmp_path, "--agent", "h-1", "--at", "10:40", "--from", f"spool:{path}", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["call"]["summary"][0].startswith("Your upload was saturated")

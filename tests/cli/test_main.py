@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from homeshore.cli.main import COMMANDS, cli
 
-EXPECTED = {"agent", "analyze", "calls", "check", "collector", "diagnose", "invite", "map", "serve"}
+EXPECTED = {"agent", "analyze", "calls", "check", "candidates", "collector", "diagnose", "invite", "map", "serve"}
 
 
 def test_every_command_resolves_to_a_click_command_of_its_name() -> None:

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from homeshore.collector.check_samples import check_samples, server_tag
-from homeshore.collector.schema import to_line_protocol
+from homeshore.collector.schema import Sample, to_line_protocol
 from tests.references.influxd import InfluxServer
 
 DOCUMENT = {
@@ -35,13 +35,13 @@ def influx():
 
 
 def test_a_full_check_gives_readiness_bandwidth_and_voip_test_with_bounded_tags() -> None:
-    samples = {s.measurement: s for s in check_samples(DOCUMENT, agent="h-1")}
+    samples = {s.measurement: s for s in check_samples(DOCUMENT, agent="h-1", source="cli")}
     assert sorted(samples) == ["bandwidth", "readiness", "voip_test"]
     assert all(s.time_ns == TIME_NS for s in samples.values())
     assert dict(samples["readiness"].tags) == {"agent": "h-1", "area": "NG5", "conn": "wifi",
                                                "server": "collector.example.org:8080"}
     assert dict(samples["readiness"].fields) == {"verdict": "WARN", "candidate": "REF-123", "policy": "defaults",
-                                                 "download_pass": 1.0, "loaded_rtt_pass": 0.0, "mos_pass": 0.0}
+                                                 "source": "cli", "download_pass": 1.0, "loaded_rtt_pass": 0.0, "mos_pass": 0.0}
     assert samples["bandwidth"].fields["loaded_rtt_down_ms"] == 140.0
     assert samples["voip_test"].tags["codec"] == "PCMU" and samples["voip_test"].fields["mos"] == 4.39
 
@@ -49,10 +49,10 @@ def test_a_full_check_gives_readiness_bandwidth_and_voip_test_with_bounded_tags(
 def test_the_readiness_sample_names_the_policy_file_by_name_and_digest_never_by_path() -> None:
     document = copy.deepcopy(DOCUMENT)
     document["policy"] = {"file": "strict.toml", "sha256": "0123456789abcdef" * 4}
-    (readiness,) = [s for s in check_samples(document, agent="h-1") if s.measurement == "readiness"]
+    (readiness,) = [s for s in check_samples(document, agent="h-1", source="cli") if s.measurement == "readiness"]
     assert readiness.fields["policy"] == "strict.toml sha256:0123456789ab"
     document["policy"] = {"file": None, "sha256": None}
-    (readiness,) = [s for s in check_samples(document, agent="h-1") if s.measurement == "readiness"]
+    (readiness,) = [s for s in check_samples(document, agent="h-1", source="cli") if s.measurement == "readiness"]
     assert readiness.fields["policy"] == "defaults"
 
 
@@ -60,24 +60,36 @@ def test_a_speeds_only_ookla_check_writes_no_voip_test_and_tags_the_server_ookla
     document = copy.deepcopy(DOCUMENT)
     document.update(method="ookla", server="speedtest.example.net:8080", area=None, candidate=None)
     document["measurements"]["synthetic_call"] = None
-    samples = check_samples(document, agent="h-1")
+    samples = check_samples(document, agent="h-1", source="cli")
     assert [s.measurement for s in samples] == ["readiness", "bandwidth"]
     assert server_tag(document) == "ookla" and "area" not in samples[0].tags  # empty tags are left out
     assert "candidate" not in samples[0].fields
 
 
+def test_the_source_is_a_field_of_the_three_kinds_never_a_tag() -> None:
+    for source in ("cli", "agent", "browser"):
+        (readiness, *others) = check_samples(DOCUMENT, agent="h-1", source=source)
+        assert readiness.fields["source"] == source and "source" not in readiness.tags
+        assert all("source" not in s.fields for s in others)
+    with pytest.raises(ValueError, match="source 'phone' must be one of"):
+        check_samples(DOCUMENT, agent="h-1", source="phone")
+    with pytest.raises(ValueError, match="tag 'source' is not in the schema"):
+        Sample("readiness", {"source": "cli"}, {"verdict": "PASS"}, 0)
+
+
 def test_nothing_measured_still_records_the_verdict_only() -> None:
     document = {"verdict": "FAIL", "time": "2026-11-24T10:40:00+00:00", "criteria": [], "method": "selfhosted",
                 "server": "http://10.0.0.1:8080", "measurements": {}, "host": {}}
-    assert [s.measurement for s in check_samples(document, agent="h-1")] == ["readiness"]
+    assert [s.measurement for s in check_samples(document, agent="h-1", source="cli")] == ["readiness"]
 
 
 def test_influxdb_stores_the_samples_exactly(influx) -> None:
     document = dict(DOCUMENT, policy={"file": "strict.toml", "sha256": "fedcba9876543210" * 4})
-    lines = [to_line_protocol(s) for s in check_samples(document, agent="h-7")]
+    lines = [to_line_protocol(s) for s in check_samples(document, agent="h-7", source="cli")]
     assert influx.write(lines, "homeshore").status == 204
     rows = influx.rows("SELECT * FROM readiness WHERE agent = 'h-7'", "homeshore")
     assert len(rows) == 1 and rows[0]["verdict"] == "WARN" and rows[0]["candidate"] == "REF-123"
+    assert rows[0]["source"] == "cli"
     assert rows[0]["policy"] == "strict.toml sha256:fedcba987654"
     assert rows[0]["area"] == "NG5" and rows[0]["server"] == "collector.example.org:8080"
     bandwidth = influx.rows("SELECT download_mbps, loaded_rtt_up_ms, bytes_used FROM bandwidth", "homeshore")

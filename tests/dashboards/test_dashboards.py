@@ -318,7 +318,7 @@ def check_runs(agent: str, area: str, conn: str, start_s: int, number: int) -> l
                              "synthetic_call": {"codec": "PCMU", "rtt_ms": 19.0, "jitter_ms": 1.5, "loss_pct": 0.3,
                                                 "burst_loss_pct": 0.0, "r_factor": 91.0, "mos": 4.35}},
         }
-        samples += check_samples(document, agent=agent)
+        samples += check_samples(document, agent=agent, source="cli")
     return samples
 
 

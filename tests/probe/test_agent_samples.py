@@ -92,4 +92,4 @@ def test_a_scheduled_speed_test_is_stored_as_a_check_is_with_the_agent_tags() ->
     for sample in samples.values():
         assert {k: sample.tags[k] for k in TAGS} == TAGS  # site included, which a check has not
     assert samples["bandwidth"].fields["download_mbps"] == 31.2
-    assert "candidate" not in samples["readiness"].fields
+    assert "candidate" not in samples["readiness"].fields and samples["readiness"].fields["source"] == "agent"
