@@ -254,8 +254,11 @@ def test_a_scheduled_speed_test_under_the_agent_measures_the_shaped_link(home: A
         home.configure(to=False, host={"interval_s": 1.0},
                        speedtest={"server": server_url(lab), "interval_h": SOON_H})
         started = time.monotonic()
-        start_agent(home, lab.a.ns, "--quick-speedtest")
-        home.wait_for(lambda: spooled_count(home, "bandwidth"), 60, "a speed test's samples")
+        # The full test, not --quick-speedtest: its 10-s download phase reads within 0.2 % of the link (68f0e9d); a
+        # 5-s phase can read above the link's payload capacity where the warm-up's cut falls in a tbf burst (CI
+        # saw 10.10 Mbit/s of goodput on a 10-Mbit/s tbf, iperf3 9.0-9.4).
+        start_agent(home, lab.a.ns)
+        home.wait_for(lambda: spooled_count(home, "bandwidth"), 120, "a speed test's samples")
         took_s = time.monotonic() - started
         code, _ = home.stop()
     assert code == 0, home.log()
