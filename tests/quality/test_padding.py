@@ -6,7 +6,6 @@ RFC 3550 A.8 loop over the audio packets alone.
 
 from __future__ import annotations
 
-import os
 import random
 
 import pytest
@@ -36,7 +35,7 @@ def probed_call(rng: random.Random, count: int, loss_pct: float, srtp: bool):
             dropped.append(seq)
         else:
             received.append(seq)
-            datagrams.append((arrival, rtp_packet(seq, ts, SSRC, OPUS_PT, payload=os.urandom(rng.randrange(60, 120)))))
+            datagrams.append((arrival, rtp_packet(seq, ts, SSRC, OPUS_PT, payload=rng.randbytes(rng.randrange(60, 120)))))
             arrivals.append(arrival)
             timestamps.append(ts)
             last_received_ts = ts
@@ -44,8 +43,11 @@ def probed_call(rng: random.Random, count: int, loss_pct: float, srtp: bool):
         if rng.random() < 0.3:  # a probe: up to 8 padding-only packets at once, at any time before the next audio
             probe_at = arrival + rng.uniform(0.003, 0.017)
             for _ in range(rng.randrange(1, 9)):
-                if srtp:  # the padding count is encrypted: the last byte is the auth tag's, anything
-                    packet = bytearray(rtp_packet(seq, ts, SSRC, OPUS_PT, payload=os.urandom(rng.randrange(200, 256))))
+                if srtp:  # the padding count is encrypted: the last byte is the auth tag's, anything but a count of
+                    # the whole payload (that 1-in-256 coincidence reads as padding-only, rightly, by its header)
+                    payload = bytearray(rng.randbytes(rng.randrange(200, 256)))
+                    payload[-1] = rng.randrange(0, 200)
+                    packet = bytearray(rtp_packet(seq, ts, SSRC, OPUS_PT, payload=bytes(payload)))
                     packet[0] |= 0x20
                 else:
                     packet = rtp_packet(seq, ts, SSRC, OPUS_PT, payload=b"", padding=rng.randrange(200, 256))
