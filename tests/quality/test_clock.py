@@ -5,7 +5,6 @@ packet every 400 ms in silence), reordering and loss. The truth is the rate the 
 
 from __future__ import annotations
 
-import os
 import random
 
 from hypothesis import given, settings
@@ -76,7 +75,7 @@ def test_webrtc_stream_without_sdp_gets_its_clock_rate_end_to_end(seed, clock_hz
     """Through the analyzer: a dynamic payload type, SRTP-looking payload, no signalling, home Wi-Fi jitter."""
     rng = random.Random(seed)
     packets = voice_stream(rng, clock_hz, 200, ptime_ms=20, jitter_ms=jitter_ms, loss_pct=2.0, dtx=dtx, swaps=2)
-    datagrams = [(arrival, rtp_packet(seq, ts, SSRC, 111, payload=os.urandom(rng.randrange(40, 120))))
+    datagrams = [(arrival, rtp_packet(seq, ts, SSRC, 111, payload=rng.randbytes(rng.randrange(40, 120))))
                  for arrival, seq, ts in packets]
     stream = one_stream(run(datagrams)[1])
     assert (stream.payload_type, stream.clock_hz, stream.clock_source) == (111, clock_hz, "inferred")
@@ -91,7 +90,7 @@ def video_stream(rng: random.Random, frames: int, fps: int, jitter_ms: float) ->
         parts = rng.randrange(1, 9)
         for part in range(parts):
             arrival = T0 + frame / fps + part * 0.0003 + rng.uniform(0, jitter_ms) / 1000
-            payload = os.urandom(rng.randrange(800, 1200))
+            payload = rng.randbytes(rng.randrange(800, 1200))
             datagrams.append((arrival, rtp_packet(seq, ts, SSRC, 96, marker=part == parts - 1, payload=payload)))
             seq += 1
         ts += 90000 // fps
