@@ -52,12 +52,15 @@ def verdict_panel(document: dict[str, Any]) -> Panel:
     for reason in document.get("not_reached", []):
         parts.append(Text(f"Not measured: {reason}", style="yellow"))
     parts.append(Text(f"Judged by the {policy_words(document.get('policy'))}.", style="dim"))
+    parts.append(Text(f"Measured against {_measured_against(document)}.", style="dim"))
     subject = ", ".join(part for part in (document.get("candidate"), document.get("area")) if part)
     title = "homeshore check" + (f": {subject}" if subject else "")
-    return Panel(Group(*parts), title=title, subtitle=_subtitle(document), border_style=STYLES.get(verdict, ""))
+    return Panel(Group(*parts), title=title, border_style=STYLES.get(verdict, ""))
 
 
-def _subtitle(document: dict[str, Any]) -> str:
+def _measured_against(document: dict[str, Any]) -> str:
+    """The server, its method, and the check's time and bytes: a line in the panel's body, which wraps (a
+    subtitle on the border is cut to the terminal's width, the server's URL first)."""
     measurements = document.get("measurements") or {}
     pieces = [f"server {document.get('server')} ({document.get('method')})"]
     pieces += [text for text in (quantity(measurements.get("duration_s"), "s", absent=None),

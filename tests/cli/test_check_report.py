@@ -597,3 +597,17 @@ def test_the_phone_screenshot_shows_the_verdict_across_the_screen(phone_pages: d
     assert image.dominant(*box) == background
     assert image.colours(*box)[text] > 300, "the verdict word is drawn in the banner"
     assert phone_pages[verdict].page_requests == ()
+
+
+def test_the_panel_names_the_server_time_and_bytes_whole_at_80_columns() -> None:
+    """They were the border's subtitle, which Rich cuts to the width with an ellipsis: at 80 columns the URL of
+    a real server lost its port and the check's time and bytes were gone. In the body the line wraps."""
+    doc = document("PASS")
+    doc["server"] = "https://speedtest.recruitment.contact-centre.example.co.uk:8443"
+    text = panel_text(doc, width=80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text
+    inside = ("".join(line.split("│")[1:-1]) for line in text.splitlines() if line.count("│") >= 2)
+    body = "".join("".join(part.split()) for part in inside)
+    for expected in (doc["server"], "(selfhosted)", "38.2s", "123.5MB"):
+        assert expected in body, expected
