@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from homeshore.quality.calls import CallView
+from homeshore.quality.export import window_slots
 from homeshore.quality.live import CaptureStats
 from homeshore.quality.results import CaptureResult
 
@@ -153,14 +154,7 @@ def windows_table(capture: CaptureResult, width: int | None = None) -> Table:
     rows = []
     for stream in capture.streams:
         ssrc = f"0x{stream.ssrc:08X}"
-        by_start = {window.start_s: window for window in stream.windows}
-        if not by_start:
-            continue
-        first, last = min(by_start), max(by_start)
-        duration_s = stream.windows[0].duration_s
-        for index in range(round((last - first) / duration_s) + 1):
-            start_s = first + index * duration_s
-            window = by_start.get(start_s)
+        for start_s, window in window_slots(stream):
             if window is None:
                 rows.append([ssrc, _clock(start_s, not one_day), "0", "-", "-", "-", "-", "-", "-"])
                 continue

@@ -28,10 +28,27 @@ def _score(score: QualityScore) -> dict:
     return asdict(score)
 
 
+def window_slots(stream: StreamResult) -> list[tuple[float, WindowResult | None]]:
+    """Every window-length slot from the stream's first window to its last, None where the stream sent nothing
+    (a pause, a fax phase, an outage): an empty window is shown, not left out, by the table and the JSON alike."""
+    by_start = {window.start_s: window for window in stream.windows}
+    if not by_start:
+        return []
+    first, last = min(by_start), max(by_start)
+    duration_s = stream.windows[0].duration_s
+    starts = (first + index * duration_s for index in range(round((last - first) / duration_s) + 1))
+    return [(start_s, by_start.get(start_s)) for start_s in starts]
+
+
+def empty_window_dict(start_s: float, duration_s: float) -> dict:
+    return {"start_s": start_s, "duration_s": duration_s, "empty": True, "packets": 0}
+
+
 def window_dict(window: WindowResult) -> dict:
     return {
         "start_s": window.start_s,
         "duration_s": window.duration_s,
+        "empty": False,
         "packets": window.packets,
         "duplicates": window.duplicates,
         "reordered": window.reordered,
@@ -81,7 +98,9 @@ def stream_dict(stream: StreamResult, *, windows: bool = False) -> dict:
         "problems": list(stream.problems),
     }
     if windows:
-        result["windows"] = [window_dict(window) for window in stream.windows]
+        duration_s = stream.windows[0].duration_s if stream.windows else 0.0
+        result["windows"] = [window_dict(window) if window is not None else empty_window_dict(start_s, duration_s)
+                             for start_s, window in window_slots(stream)]
     return result
 
 

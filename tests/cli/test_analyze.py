@@ -312,6 +312,19 @@ def test_window_rows_name_their_stream_and_show_empty_windows(width, pcaps):
     assert [start for start, _ in by_stream["0x17D90134"]] == ["09:22:40", "09:22:50", "09:23:00", "09:23:10", "09:23:20"]
 
 
+def test_json_windows_show_the_empty_windows_as_the_table_does(pcaps):
+    """The same three empty windows of 0x0EAF0EAF as the table above, marked `empty` with no figures."""
+    result = invoke("--json", "--windows", str(FAX))
+    assert result.exit_code == 0, result.output
+    streams = {stream["ssrc"]: stream for stream in json.loads(result.stdout)["captures"][0]["streams"]}
+    windows = streams[0x0EAF0EAF]["windows"]
+    assert [(window["empty"], window["packets"]) for window in windows] == [
+        (False, 126), (True, 0), (True, 0), (True, 0), (False, 33)]
+    starts = [window["start_s"] for window in windows]
+    assert [b - a for a, b in zip(starts, starts[1:])] == [10.0] * 4
+    assert set(windows[1]) == {"start_s", "duration_s", "empty", "packets"}  # nothing measured: no figures
+
+
 SESS6_O = PCAPS / "rtpproxy_sess6.o.pcap"  # rtpproxy's reference (tests/rtp_analyze/sess6.o.output): 1 lost of 2039
 
 
