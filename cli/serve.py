@@ -87,6 +87,7 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
         raise
 
     invites = server_invites(state_dir)
+    recruiter, token_path = _recruiter_pages(state_dir)
     try:
         listening = listen(bind, http_port, udp_port)
     except ListenError as error:
@@ -96,11 +97,26 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
     def started() -> None:
         click.echo(f"homeshore serve: HTTP on {_where(bind, listening.http_port)}, "
                    f"UDP reflector on {_where(bind, listening.udp_port)}")
+        click.echo(f"homeshore serve: candidates' results for recruiters at /r/, with the token in {token_path}")
 
     try:
-        counters = asyncio.run(run_server(listening, invites, test_length_s=int(test_length_text), on_started=started))
+        counters = asyncio.run(run_server(listening, invites, recruiter,
+                                           test_length_s=int(test_length_text), on_started=started))
     finally:
         listening.close()
     click.echo(_counter_line("homeshore serve: HTTP", counters.http))
     click.echo(_counter_line("homeshore serve: UDP reflector", counters.reflector))
     click.echo(_counter_line("homeshore serve: candidate links", counters.links))
+    click.echo(_counter_line("homeshore serve: recruiter pages", counters.recruiter))
+
+
+def _recruiter_pages(state_dir):
+    """The recruiters' pages (server/recruiter_pages.py) and the file of their token, made on first serve."""
+    from homeshore.server.recruiter_access import TOKEN_FILE, recruiter_token
+    from homeshore.server.recruiter_pages import RecruiterPages
+    from homeshore.server.secret_file import SecretFileError
+
+    try:
+        return RecruiterPages(state_dir, recruiter_token(state_dir)), state_dir / TOKEN_FILE
+    except SecretFileError as error:
+        raise UsageProblem(str(error)) from None

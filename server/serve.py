@@ -1,6 +1,7 @@
 """`homeshore serve` on one event loop: the speed-test HTTP endpoints (server/speed_http.py), with the candidate
-links (`GET /c/{token}`, server/candidate_pages.py) on the same application and port, and the UDP reflector
-(server/reflector.py) side by side until SIGTERM or SIGINT, then each one's final counters.
+links (`GET /c/{token}`, server/candidate_pages.py) and the recruiters' pages (`GET /r/`,
+server/recruiter_pages.py) on the same application and port, and the UDP reflector (server/reflector.py) side by
+side until SIGTERM or SIGINT, then each one's final counters.
 
 Sockets are bound first (listen()), so a port in use or an address not of this machine is reported before
 anything is served; cli/serve.py turns that into one line and exit 2.
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from homeshore.server import reflector, speed_http
 from homeshore.server.candidate_pages import CandidatePageCounters, CandidatePages
 from homeshore.server.invites import Invites
+from homeshore.server.recruiter_pages import RecruiterPageCounters, RecruiterPages
 from homeshore.server.reflector import ReflectorCounters
 from homeshore.server.sockets import bound_socket
 from homeshore.server.speed_limits import SpeedServerCounters, SpeedServerLimits
@@ -56,6 +58,7 @@ class ServeCounters:
     http: SpeedServerCounters
     reflector: ReflectorCounters
     links: CandidatePageCounters
+    recruiter: RecruiterPageCounters
 
 
 def listen(bind: str, http_port: int, udp_port: int) -> Listening:
@@ -72,12 +75,12 @@ def listen(bind: str, http_port: int, udp_port: int) -> Listening:
     return Listening(http, udp)
 
 
-async def serve(listening: Listening, invites: Invites, *, test_length_s: int = 10,
+async def serve(listening: Listening, invites: Invites, recruiter: RecruiterPages, *, test_length_s: int = 10,
                 limits: SpeedServerLimits = SpeedServerLimits(),
                 on_started: Callable[[], None] = lambda: None) -> ServeCounters:
     """Serve on the sockets of listen() until SIGTERM or SIGINT (a server asked to stop has done its job: both
-    are a clean stop), the candidate links judged by `invites`; on_started() is called once both sockets answer.
-    Returns the final counters."""
+    are a clean stop), the candidate links judged by `invites`, the recruiters' pages served by `recruiter`;
+    on_started() is called once both sockets answer. Returns the final counters."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -86,12 +89,13 @@ async def serve(listening: Listening, invites: Invites, *, test_length_s: int = 
         pages = CandidatePages(invites)
         transport, protocol = await reflector.start_reflector(listening.udp)
         http = await speed_http.start_speed_http(listening.http, udp_port=listening.udp_port, limits=limits,
-                                                 test_length_s=test_length_s, routes=pages.routes())
+                                                 test_length_s=test_length_s,
+                                                 routes=pages.routes() + recruiter.routes())
         on_started()
         await stopping.wait()
         http_counters = await http.stop()
         transport.close()
-        return ServeCounters(http_counters, protocol.counters, pages.counters)
+        return ServeCounters(http_counters, protocol.counters, pages.counters, recruiter.counters)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
