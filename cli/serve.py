@@ -8,6 +8,10 @@ one's counters on a line of its own (HTTP, UDP reflector, candidate links) and e
 SIGTERM are both a clean stop (0), unlike Ctrl-C during a measurement (130, cli/status.py), which loses a
 result.
 
+With `--tls-cert FILE --tls-key FILE` the HTTP port serves HTTPS only (server/tls.py); a file that cannot be read,
+is no PEM certificate or key, or a key that is not the certificate's is one line, exit 2. Behind a reverse proxy
+that ends TLS the server runs without them (README.md).
+
 Options are checked before anything listens, and a port in use or an address that is not this machine's is
 reported as one line, exit 2 (UsageProblem), never a traceback. Port 0 means any free port; the line printed
 at start names the ports really used. The server needs the `server` extra (aiohttp, aiortc), which the agent
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
+from pathlib import Path
 
 import click
 
@@ -65,9 +70,13 @@ def _counter_line(name: str, counters) -> str:
               help="UDP port of the latency reflector (0: any free port).")
 @click.option("--test-length", "test_length_text", default="10", show_default=True, metavar="S",
               help="Seconds per download and upload phase that speedtest-cli is told to run.")
+@click.option("--tls-cert", "tls_cert", type=click.Path(path_type=Path), metavar="FILE",
+              help="Serve HTTPS with this PEM certificate (and its chain); needs --tls-key.")
+@click.option("--tls-key", "tls_key", type=click.Path(path_type=Path), metavar="FILE",
+              help="The certificate's PEM private key, without a passphrase.")
 @state_dir_option
 def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_text: str,
-          state_dir_text: str | None) -> None:
+          tls_cert: Path | None, tls_key: Path | None, state_dir_text: str | None) -> None:
     """Run the speed-test HTTP endpoints, the candidate links and the UDP reflector until SIGTERM or Ctrl-C."""
     bind = _bind_address(bind_text)
     http_port = _port("--http-port", http_port_text)
@@ -86,6 +95,7 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
             raise UsageProblem(NEEDS_EXTRA) from None
         raise
 
+    tls = _tls(tls_cert, tls_key)
     invites = server_invites(state_dir)
     recruiter, token_path = _recruiter_pages(state_dir)
     try:
@@ -95,19 +105,33 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
             from None
 
     def started() -> None:
-        click.echo(f"homeshore serve: HTTP on {_where(bind, listening.http_port)}, "
+        click.echo(f"homeshore serve: {'HTTP' if tls is None else 'HTTPS'} on {_where(bind, listening.http_port)}, "
                    f"UDP reflector on {_where(bind, listening.udp_port)}")
         click.echo(f"homeshore serve: candidates' results for recruiters at /r/, with the token in {token_path}")
 
     try:
         counters = asyncio.run(run_server(listening, invites, recruiter,
-                                           test_length_s=int(test_length_text), on_started=started))
+                                           test_length_s=int(test_length_text), tls=tls, on_started=started))
     finally:
         listening.close()
     click.echo(_counter_line("homeshore serve: HTTP", counters.http))
     click.echo(_counter_line("homeshore serve: UDP reflector", counters.reflector))
     click.echo(_counter_line("homeshore serve: candidate links", counters.links))
     click.echo(_counter_line("homeshore serve: recruiter pages", counters.recruiter))
+
+
+def _tls(cert: Path | None, key: Path | None):
+    """The TLS context for --tls-cert and --tls-key (server/tls.py), None without them; one line for a bad pair."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise UsageProblem("--tls-cert and --tls-key go together: give both, or neither for plain HTTP")
+    from homeshore.server.tls import TlsError, server_context
+
+    try:
+        return server_context(cert, key)
+    except TlsError as error:
+        raise UsageProblem(str(error)) from None
 
 
 def _recruiter_pages(state_dir):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -76,11 +77,11 @@ def listen(bind: str, http_port: int, udp_port: int) -> Listening:
 
 
 async def serve(listening: Listening, invites: Invites, recruiter: RecruiterPages, *, test_length_s: int = 10,
-                limits: SpeedServerLimits = SpeedServerLimits(),
+                limits: SpeedServerLimits = SpeedServerLimits(), tls: ssl.SSLContext | None = None,
                 on_started: Callable[[], None] = lambda: None) -> ServeCounters:
     """Serve on the sockets of listen() until SIGTERM or SIGINT (a server asked to stop has done its job: both
     are a clean stop), the candidate links judged by `invites`, the recruiters' pages served by `recruiter`;
-    on_started() is called once both sockets answer. Returns the final counters."""
+    HTTPS with `tls` (server/tls.py); on_started() is called once both sockets answer. Returns the final counters."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -90,7 +91,7 @@ async def serve(listening: Listening, invites: Invites, recruiter: RecruiterPage
         transport, protocol = await reflector.start_reflector(listening.udp)
         http = await speed_http.start_speed_http(listening.http, udp_port=listening.udp_port, limits=limits,
                                                  test_length_s=test_length_s,
-                                                 routes=pages.routes() + recruiter.routes())
+                                                 routes=pages.routes() + recruiter.routes(), tls=tls)
         on_started()
         await stopping.wait()
         http_counters = await http.stop()

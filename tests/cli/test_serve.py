@@ -27,7 +27,7 @@ from homeshore.server.invite_store import STORE_FILE, InviteStore
 from homeshore.server.invites import Invites
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("homeshore")
-LISTENING = re.compile(r"^homeshore serve: HTTP on 127\.0\.0\.1:(\d+), UDP reflector on 127\.0\.0\.1:(\d+)$")
+LISTENING = re.compile(r"^homeshore serve: HTTPS? on 127\.0\.0\.1:(\d+), UDP reflector on 127\.0\.0\.1:(\d+)$")
 TOKEN_LINE = "homeshore serve: candidates' results for recruiters at /r/, with the token in {path}"
 
 
@@ -36,7 +36,7 @@ def counters(line: str, prefix: str) -> dict[str, int]:
     return {key: int(value) for key, value in (item.split("=") for item in line[len(prefix) + 2:].split())}
 
 
-def start_serve(state_dir: Path, *args: str) -> tuple[subprocess.Popen, int, int]:
+def start_serve(state_dir: Path, *args: str, scheme: str = "HTTP") -> tuple[subprocess.Popen, int, int]:
     """`homeshore serve --bind 127.0.0.1 --state-dir STATE_DIR ARGS` on free ports, once it has said where it
     listens and where the recruiters' token is."""
     assert CONSOLE_SCRIPT.is_file(), f"{CONSOLE_SCRIPT} not installed (pip install -e .)"
@@ -51,7 +51,8 @@ def start_serve(state_dir: Path, *args: str) -> tuple[subprocess.Popen, int, int
     finally:
         watchdog.cancel()
     match = LISTENING.match(line)
-    if match is None or token_line != TOKEN_LINE.format(path=state_dir / TOKEN_FILE):
+    if match is None or not line.startswith(f"homeshore serve: {scheme} on ") or \
+            token_line != TOKEN_LINE.format(path=state_dir / TOKEN_FILE):
         process.kill()
         pytest.fail(f"unexpected first lines {line!r}, {token_line!r}; stderr: {process.communicate()[1]!r}")
     return process, int(match[1]), int(match[2])
