@@ -45,6 +45,12 @@ def _port(option: str, text: str) -> int:
     return port
 
 
+def _count(option: str, text: str, most: int) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise UsageProblem(f"{option} must be a whole number from 1 to {most}, not {text!r}")
+    return int(text)
+
+
 def _bind_address(text: str) -> str:
     try:
         return str(ipaddress.ip_address(text))
@@ -74,9 +80,19 @@ def _counter_line(name: str, counters) -> str:
               help="Serve HTTPS with this PEM certificate (and its chain); needs --tls-key.")
 @click.option("--tls-key", "tls_key", type=click.Path(path_type=Path), metavar="FILE",
               help="The certificate's PEM private key, without a passphrase.")
+# The defaults of server/admission.py's AdmissionLimits (not imported here: the CLI loads no server module
+# before it runs; test_serve checks they agree).
+@click.option("--checks-per-address", "per_address_text", default="2", show_default=True, metavar="N",
+              help="Browser checks in progress at once from one address (IPv6: one /64); behind a reverse proxy "
+              "every candidate has the proxy's.")
+@click.option("--checks-total", "total_text", default="20", show_default=True, metavar="N",
+              help="Browser checks in progress at once in all.")
+@click.option("--check-megabytes", "megabytes_text", default="3072", show_default=True, metavar="MB",
+              help="Bytes one browser check may move, downloads and uploads together, in MB (2**20 bytes).")
 @state_dir_option
 def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_text: str,
-          tls_cert: Path | None, tls_key: Path | None, state_dir_text: str | None) -> None:
+          tls_cert: Path | None, tls_key: Path | None, per_address_text: str, total_text: str, megabytes_text: str,
+          state_dir_text: str | None) -> None:
     """Run the speed-test HTTP endpoints, the candidate links and the UDP reflector until SIGTERM or Ctrl-C."""
     bind = _bind_address(bind_text)
     http_port = _port("--http-port", http_port_text)
@@ -84,11 +100,15 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
     if not test_length_text.isdigit() or not 1 <= int(test_length_text) <= MAX_TEST_LENGTH_S:
         raise UsageProblem(f"--test-length must be whole seconds from 1 to {MAX_TEST_LENGTH_S}, "
                            f"not {test_length_text!r}")
+    admission_limits = dict(checks_per_source=_count("--checks-per-address", per_address_text, 1000),
+                            checks_total=_count("--checks-total", total_text, 100_000),
+                            bytes_per_check=_count("--check-megabytes", megabytes_text, 1024**2) * 1024**2)
     state_dir = server_state_dir(state_dir_text)
 
     try:
         for name in _EXTRA_MODULES:
             __import__(name)
+        from homeshore.server.admission import AdmissionLimits
         from homeshore.server.serve import ListenError, listen, serve as run_server
     except ImportError as error:
         if (error.name or "").partition(".")[0] in _EXTRA_MODULES:
@@ -111,13 +131,16 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
 
     try:
         counters = asyncio.run(run_server(listening, invites, recruiter,
-                                           test_length_s=int(test_length_text), tls=tls, on_started=started))
+                                           test_length_s=int(test_length_text), tls=tls,
+                                           admission_limits=AdmissionLimits(**admission_limits),
+                                           on_started=started))
     finally:
         listening.close()
     click.echo(_counter_line("homeshore serve: HTTP", counters.http))
     click.echo(_counter_line("homeshore serve: UDP reflector", counters.reflector))
     click.echo(_counter_line("homeshore serve: candidate links", counters.links))
     click.echo(_counter_line("homeshore serve: recruiter pages", counters.recruiter))
+    click.echo(_counter_line("homeshore serve: browser checks", counters.checks))
 
 
 def _tls(cert: Path | None, key: Path | None):

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeshore.server import reflector, speed_http
+from homeshore.server.admission import Admission, AdmissionCounters, AdmissionLimits
 from homeshore.server.candidate_pages import CandidatePageCounters, CandidatePages
 from homeshore.server.invites import Invites
 from homeshore.server.recruiter_pages import RecruiterPageCounters, RecruiterPages
@@ -60,6 +61,7 @@ class ServeCounters:
     reflector: ReflectorCounters
     links: CandidatePageCounters
     recruiter: RecruiterPageCounters
+    checks: AdmissionCounters
 
 
 def listen(bind: str, http_port: int, udp_port: int) -> Listening:
@@ -78,6 +80,7 @@ def listen(bind: str, http_port: int, udp_port: int) -> Listening:
 
 async def serve(listening: Listening, invites: Invites, recruiter: RecruiterPages, *, test_length_s: int = 10,
                 limits: SpeedServerLimits = SpeedServerLimits(), tls: ssl.SSLContext | None = None,
+                admission_limits: AdmissionLimits = AdmissionLimits(),
                 on_started: Callable[[], None] = lambda: None) -> ServeCounters:
     """Serve on the sockets of listen() until SIGTERM or SIGINT (a server asked to stop has done its job: both
     are a clean stop), the candidate links judged by `invites`, the recruiters' pages served by `recruiter`;
@@ -87,6 +90,8 @@ async def serve(listening: Listening, invites: Invites, recruiter: RecruiterPage
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     try:
+        # Browser checks in progress: the routes that start a check, carry its bytes and end it take this.
+        admission = Admission(admission_limits)
         pages = CandidatePages(invites)
         transport, protocol = await reflector.start_reflector(listening.udp)
         http = await speed_http.start_speed_http(listening.http, udp_port=listening.udp_port, limits=limits,
@@ -96,7 +101,8 @@ async def serve(listening: Listening, invites: Invites, recruiter: RecruiterPage
         await stopping.wait()
         http_counters = await http.stop()
         transport.close()
-        return ServeCounters(http_counters, protocol.counters, pages.counters, recruiter.counters)
+        return ServeCounters(http_counters, protocol.counters, pages.counters, recruiter.counters,
+                            admission.counters)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

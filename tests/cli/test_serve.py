@@ -74,7 +74,7 @@ def test_serve_answers_http_and_udp_and_prints_its_counters_on_sigterm(tmp_path:
         stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == ExitStatus.OK
     assert stderr == ""
-    http_line, udp_line, links_line, recruiter_line = stdout.splitlines()
+    http_line, udp_line, links_line, recruiter_line, checks_line = stdout.splitlines()
     http = counters(http_line, "homeshore serve: HTTP")
     assert http["requests"] == 3 and http["connections"] == 3 and http["malformed"] == 0
     udp = counters(udp_line, "homeshore serve: UDP reflector")
@@ -82,6 +82,9 @@ def test_serve_answers_http_and_udp_and_prints_its_counters_on_sigterm(tmp_path:
     assert counters(links_line, "homeshore serve: candidate links") == {"valid": 0, "forged": 0, "expired": 0,
                                                                          "used_up": 0}
     assert set(counters(recruiter_line, "homeshore serve: recruiter pages").values()) == {0}
+    assert counters(checks_line, "homeshore serve: browser checks") == {
+        "admitted": 0, "finished": 0, "expired": 0, "refused_per_source": 0, "refused_total": 0, "refused_bytes": 0,
+        "not_in_progress": 0}
 
 
 def test_ctrl_c_is_a_clean_stop(tmp_path: Path) -> None:
@@ -90,7 +93,8 @@ def test_ctrl_c_is_a_clean_stop(tmp_path: Path) -> None:
     stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == ExitStatus.OK, stderr
     assert [line.split(":")[1].strip() for line in stdout.splitlines()] == ["HTTP", "UDP reflector",
-                                                                            "candidate links", "recruiter pages"]
+                                                                            "candidate links", "recruiter pages",
+                                                                            "browser checks"]
 
 
 def _invite(state_dir: Path, base: str, *args: str) -> str:
@@ -144,7 +148,7 @@ def test_the_link_invite_prints_opens_on_serve_beside_the_speed_endpoints(tmp_pa
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == ExitStatus.OK and stderr == ""
-    http_line, _, links_line, _ = stdout.splitlines()
+    http_line, _, links_line, _, _ = stdout.splitlines()
     assert counters(links_line, "homeshore serve: candidate links") == {"valid": 2, "forged": 1, "expired": 1,
                                                                          "used_up": 1}
     http = counters(http_line, "homeshore serve: HTTP")
@@ -201,6 +205,9 @@ def busy_ports():
     ("test_length", "--test-length must be whole seconds from 1 to 60, not '0'"),
     ("readable_secret", "can be read by other users (mode 0644)"),
     ("readable_token", "recruiter_token can be read by other users (mode 0640)"),
+    ("per_address", "--checks-per-address must be a whole number from 1 to 1000, not '0'"),
+    ("total", "--checks-total must be a whole number from 1 to 100000, not 'many'"),
+    ("megabytes", "--check-megabytes must be a whole number from 1 to 1048576, not '-5'"),
 ])
 def test_bad_options_are_one_line_and_exit_2(case: str, message: str, busy_ports, tmp_path: Path) -> None:
     tcp, udp = busy_ports
@@ -220,9 +227,22 @@ def test_bad_options_are_one_line_and_exit_2(case: str, message: str, busy_ports
         "test_length": ["--test-length", "0"],
         "readable_secret": ["--bind", "127.0.0.1", "--http-port", "0", "--udp-port", "0"],
         "readable_token": ["--bind", "127.0.0.1", "--http-port", "0", "--udp-port", "0"],
+        "per_address": ["--checks-per-address", "0"],
+        "total": ["--checks-total", "many"],
+        "megabytes": ["--check-megabytes", "-5"],
     }[case]
     done = subprocess.run([str(CONSOLE_SCRIPT), "serve", "--state-dir", str(tmp_path), *args], capture_output=True, text=True, timeout=20)
     assert done.returncode == ExitStatus.CANNOT_MEASURE
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert message.format(tcp=tcp, udp=udp) in done.stderr
+
+
+def test_the_admission_options_default_to_the_admission_limits() -> None:
+    from homeshore.cli.serve import serve
+    from homeshore.server.admission import AdmissionLimits
+
+    defaults = {param.name: param.default for param in serve.params}
+    limits = AdmissionLimits()
+    assert (int(defaults["per_address_text"]), int(defaults["total_text"]), int(defaults["megabytes_text"]) * 2**20) \
+        == (limits.checks_per_source, limits.checks_total, limits.bytes_per_check)
