@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from homeshore.collector.check_samples import CHECK_ID_CHARS, is_check_id
 from homeshore.collector.private_files import private_directory, write_private
 
+__all__ = ["REPORTS_DIR", "CheckDocumentError", "StoredCheck", "is_check_id", "load_document", "save_document",
+           "stored_checks"]
+
 REPORTS_DIR = "reports"
-CHECK_ID_CHARS = 22
-_CHECK_ID = re.compile(rf"[A-Za-z0-9_-]{{{CHECK_ID_CHARS}}}\Z")
 
 
 class CheckDocumentError(Exception):
@@ -39,12 +40,8 @@ class StoredCheck:
     verdict: str | None  # PASS, WARN or FAIL
 
 
-def is_check_id(text: str) -> bool:
-    return bool(_CHECK_ID.match(text))
-
-
 def _path(state_dir: Path, check_id: str) -> Path:
-    if not isinstance(check_id, str) or not is_check_id(check_id):
+    if not is_check_id(check_id):
         raise ValueError(f"a check id is {CHECK_ID_CHARS} characters of A-Z, a-z, 0-9, - and _, not {check_id!r}")
     return state_dir / REPORTS_DIR / f"{check_id}.json"
 
