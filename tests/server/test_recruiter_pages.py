@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from homeshore.cli.check_report import CONTENT_SECURITY_POLICY, render_check_report
+from homeshore.cli.check_report import CONTENT_SECURITY_POLICY, VERDICT_COLOURS, render_check_report
 from homeshore.server.check_documents import REPORTS_DIR, save_document
 from homeshore.server.recruiter_access import TOKEN_FILE, is_authorized, presented_token, recruiter_token
 from tests.cli.test_check_report import document
-from tests.conftest import skip_or_fail
+from tests.conftest import require_tool, skip_or_fail
+from tests.references.chromium import decode_png, dump_dom, render
+from tests.server.test_candidate_pages import _serving  # serves any object with routes(), on a thread
 
 IDS = {"PASS": "AAAAAAAAAAAAAAAAAAAAAA", "WARN": "BBBBBBBBBBBBBBBBBBBBBB", "FAIL": "-_-_-_-_-_-_-_-_-_-_-_"}
 TIMES = {"PASS": "2026-12-04T10:40:00+00:00", "WARN": "2026-12-06T04:40:00+00:00",  # newest
@@ -142,3 +144,23 @@ def test_the_token_file_is_made_once_at_0600(tmp_path: Path) -> None:
 def test_what_a_header_presents(header: str | None, presented: str | None) -> None:
     assert presented_token(header) == presented
     assert is_authorized(header, "abc") is (presented == "abc")
+
+
+def test_chromium_shows_the_report_to_the_token(pages, state_dir: Path, tmp_path: Path) -> None:
+    """The token as Basic's password in the URL (what the browser's sign-in prompt sends): the FAIL check's report,
+    its banner in the verdict's colour (the inline style allowed by the header's policy) and no request but the
+    page. (Without the token headless Chromium, which has no prompt, fails the load: ERR_INVALID_AUTH_CREDENTIALS;
+    the refusal itself is read above.)"""
+    chromium = require_tool("chromium")
+    token = (state_dir / TOKEN_FILE).read_text().strip()
+    with _serving(pages) as port:
+        signed_in = f"http://recruiter:{token}@127.0.0.1:{port}/r/{IDS['FAIL']}"
+        rendering = render(chromium, signed_in, tmp_path / "report")
+        dom = dump_dom(chromium, signed_in, tmp_path / "dom")
+    image = decode_png(rendering.screenshot.read_bytes(), max_rows=110)
+    background = tuple(int(VERDICT_COLOURS["FAIL"][0][i:i + 2], 16) for i in (1, 3, 5))
+    assert image.dominant(0, 0, 1200, 110) == background
+    assert {url.split("@")[-1] for url in rendering.page_requests} <= {f"127.0.0.1:{port}/r/{IDS['FAIL']}",
+                                                                      f"127.0.0.1:{port}/favicon.ico"}
+    assert REFERENCES["FAIL"] in dom and "<script" not in dom
+    assert pages.counters.reports == 2
