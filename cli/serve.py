@@ -2,11 +2,12 @@
 
 It runs the speed-test HTTP server (server/speed_http.py), the candidate links `homeshore invite` prints (`GET
 /c/TOKEN` on the same port, judged against the invite secret and store in `--state-dir`, the same default as
-`invite`'s) and the UDP reflector (server/reflector.py) on one bind address and one event loop
+`invite`'s), the recruiters' pages (`GET /r/`, for the token in the state directory's `recruiter_token`, whose
+path it prints) and the UDP reflector (server/reflector.py) on one bind address and one event loop
 (server/serve.py), says in one line where each listens, and runs until SIGTERM or Ctrl-C; then it prints each
-one's counters on a line of its own (HTTP, UDP reflector, candidate links) and exits 0. A server asked to stop has done its job, so SIGINT and
-SIGTERM are both a clean stop (0), unlike Ctrl-C during a measurement (130, cli/status.py), which loses a
-result.
+one's counters on a line of its own (HTTP, UDP reflector, candidate links, recruiter pages, browser checks) and
+exits 0. A server asked to stop has done its job, so SIGINT and SIGTERM are both a clean stop (0), unlike Ctrl-C
+during a measurement (130, cli/status.py), which loses a result.
 
 With `--tls-cert FILE --tls-key FILE` the HTTP port serves HTTPS only (server/tls.py); a file that cannot be read,
 is no PEM certificate or key, or a key that is not the certificate's is one line, exit 2. Behind a reverse proxy
@@ -93,7 +94,8 @@ def _counter_line(name: str, counters) -> str:
 def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_text: str,
           tls_cert: Path | None, tls_key: Path | None, per_address_text: str, total_text: str, megabytes_text: str,
           state_dir_text: str | None) -> None:
-    """Run the speed-test HTTP endpoints, the candidate links and the UDP reflector until SIGTERM or Ctrl-C."""
+    """Run the speed-test HTTP endpoints, the candidate links, the recruiters' pages and the UDP reflector until
+    SIGTERM or Ctrl-C."""
     bind = _bind_address(bind_text)
     http_port = _port("--http-port", http_port_text)
     udp_port = _port("--udp-port", udp_port_text)
