@@ -6,6 +6,7 @@ A check holds a slot from start() to finish(). A candidate who closes the tab ne
 than check_max_s is forgotten (counted `expired`) the next time anything is decided: the slot cannot leak. Checks
 are counted per source as the speed endpoints count connections (speed_protocol.source_key: an IPv4 address, or
 an IPv6 /64, one home's network), so a home cannot take every slot by using many addresses of its prefix.
+One Admission serves one server's event loop (`homeshore serve` makes it in server/serve.py); it takes no lock.
 """
 
 from __future__ import annotations

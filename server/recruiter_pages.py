@@ -21,7 +21,9 @@ from homeshore.server.check_documents import CheckDocumentError, load_document, 
 from homeshore.server.recruiter_access import CHALLENGES, is_authorized
 from homeshore.server.recruiter_html import HEADER_POLICY, checks_page
 
-PRIVATE = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+# Every reply, the plain-text ones (401, 404, 500) included; a page replaces the policy with its own.
+PRIVATE = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+           "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'"}
 REPORT_POLICY = f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'none'"
 SIGN_IN = "Sign in with the recruiters' token: homeshore serve prints the file that holds it.\n"
 

@@ -81,6 +81,7 @@ def test_without_the_token_nothing_is_shown_and_each_refusal_is_counted(pages, s
         assert headers.getall("WWW-Authenticate") == ['Basic realm="homeshore recruiters", charset="UTF-8"',
                                                       'Bearer realm="homeshore recruiters"']
         assert headers["Cache-Control"] == "no-store" and headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
         assert body == "Sign in with the recruiters' token: homeshore serve prints the file that holds it.\n"
     assert pages.counters.unauthorized == len(paths) * len(refused)
     assert (pages.counters.lists, pages.counters.reports, pages.counters.not_found) == (0, 0, 0)
@@ -114,6 +115,8 @@ def test_each_report_is_the_check_report_of_its_document(pages, state_dir: Path)
         assert headers["Content-Security-Policy"] == f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'none'"
         assert headers["Cache-Control"] == "no-store" and headers["X-Content-Type-Options"] == "nosniff"
     assert [status for status, _, _ in replies[3:]] == [404, 404, 404]
+    assert {headers["Content-Security-Policy"] for _, headers, _ in replies[3:]} == {
+        "default-src 'none'; frame-ancestors 'none'"}
     assert all(REFERENCES["PASS"] not in body for _, _, body in replies[3:])
     counters = pages.counters
     assert (counters.reports, counters.not_found, counters.unauthorized) == (3, 3, 0)
