@@ -42,12 +42,28 @@ def checks_table(checks: list[CandidateCheck], zone: tzinfo | None, zone_name: s
     return table, legend
 
 
-def document(checks: list[CandidateCheck], since_ns: int, zone: tzinfo | None, notes: list[str]) -> dict:
-    """`--json`: the same checks for scripts; times ISO-8601 with the offset of the zone shown."""
+def report_url(check: CandidateCheck, base_url: str | None) -> str | None:
+    """A browser check's report for recruiters: on the server at `base_url` when known, else its path there."""
+    path = check.report_path
+    return f"{base_url}{path}" if path and base_url else path
+
+
+def report_lines(checks: list[CandidateCheck], base_url: str | None) -> list[str]:
+    """Under the table: each browser check's report (reference, URL), which needs the recruiters' token."""
+    reports = [(check.reference, report_url(check, base_url)) for check in checks if check.report_path]
+    if not reports:
+        return []
+    return ["Reports (the recruiters' token of homeshore serve needed):"] + [f"{ref}  {url}" for ref, url in reports]
+
+
+def document(checks: list[CandidateCheck], since_ns: int, zone: tzinfo | None, notes: list[str],
+             base_url: str | None = None) -> dict:
+    """`--json`: the same checks for scripts; times ISO-8601 with the offset of the zone shown; `report` the
+    browser check's report (null for others)."""
     return {
         "since": _local(since_ns, zone).isoformat(),
         "checks": [{"reference": c.reference, "time": _local(c.time_ns, zone).isoformat(), "area": c.area,
                     "verdict": c.verdict, "not_passed": list(c.not_passed), "source": c.source,
-                    "policy": c.policy} for c in checks],
+                    "policy": c.policy, "report": report_url(c, base_url)} for c in checks],
         "notes": notes,
     }

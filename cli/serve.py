@@ -2,11 +2,16 @@
 
 It runs the speed-test HTTP server (server/speed_http.py), the candidate links `homeshore invite` prints (`GET
 /c/TOKEN` on the same port, judged against the invite secret and store in `--state-dir`, the same default as
-`invite`'s) and the UDP reflector (server/reflector.py) on one bind address and one event loop
+`invite`'s), the recruiters' pages (`GET /r/`, for the token in the state directory's `recruiter_token`, whose
+path it prints) and the UDP reflector (server/reflector.py) on one bind address and one event loop
 (server/serve.py), says in one line where each listens, and runs until SIGTERM or Ctrl-C; then it prints each
-one's counters on a line of its own (HTTP, UDP reflector, candidate links) and exits 0. A server asked to stop has done its job, so SIGINT and
-SIGTERM are both a clean stop (0), unlike Ctrl-C during a measurement (130, cli/status.py), which loses a
-result.
+one's counters on a line of its own (HTTP, UDP reflector, candidate links, recruiter pages, browser checks) and
+exits 0. A server asked to stop has done its job, so SIGINT and SIGTERM are both a clean stop (0), unlike Ctrl-C
+during a measurement (130, cli/status.py), which loses a result.
+
+With `--tls-cert FILE --tls-key FILE` the HTTP port serves HTTPS only (server/tls.py); a file that cannot be read,
+is no PEM certificate or key, or a key that is not the certificate's is one line, exit 2. Behind a reverse proxy
+that ends TLS the server runs without them (README.md).
 
 Options are checked before anything listens, and a port in use or an address that is not this machine's is
 reported as one line, exit 2 (UsageProblem), never a traceback. Port 0 means any free port; the line printed
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
+from pathlib import Path
 
 import click
 
@@ -38,6 +44,12 @@ def _port(option: str, text: str) -> int:
     if not 0 <= port <= 65535:
         raise UsageProblem(f"{option} must be a port number from 0 to 65535, not {text!r}")
     return port
+
+
+def _count(option: str, text: str, most: int) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise UsageProblem(f"{option} must be a whole number from 1 to {most}, not {text!r}")
+    return int(text)
 
 
 def _bind_address(text: str) -> str:
@@ -65,28 +77,49 @@ def _counter_line(name: str, counters) -> str:
               help="UDP port of the latency reflector (0: any free port).")
 @click.option("--test-length", "test_length_text", default="10", show_default=True, metavar="S",
               help="Seconds per download and upload phase that speedtest-cli is told to run.")
+@click.option("--tls-cert", "tls_cert", type=click.Path(path_type=Path), metavar="FILE",
+              help="Serve HTTPS with this PEM certificate (and its chain); needs --tls-key.")
+@click.option("--tls-key", "tls_key", type=click.Path(path_type=Path), metavar="FILE",
+              help="The certificate's PEM private key, without a passphrase.")
+# The defaults of server/admission.py's AdmissionLimits (not imported here: the CLI loads no server module
+# before it runs; test_serve checks they agree).
+@click.option("--checks-per-address", "per_address_text", default="2", show_default=True, metavar="N",
+              help="Browser checks in progress at once from one address (IPv6: one /64); behind a reverse proxy "
+              "every candidate has the proxy's.")
+@click.option("--checks-total", "total_text", default="20", show_default=True, metavar="N",
+              help="Browser checks in progress at once in all.")
+@click.option("--check-megabytes", "megabytes_text", default="3072", show_default=True, metavar="MB",
+              help="Bytes one browser check may move, downloads and uploads together, in MB (2**20 bytes).")
 @state_dir_option
 def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_text: str,
+          tls_cert: Path | None, tls_key: Path | None, per_address_text: str, total_text: str, megabytes_text: str,
           state_dir_text: str | None) -> None:
-    """Run the speed-test HTTP endpoints, the candidate links and the UDP reflector until SIGTERM or Ctrl-C."""
+    """Run the speed-test HTTP endpoints, the candidate links, the recruiters' pages and the UDP reflector until
+    SIGTERM or Ctrl-C."""
     bind = _bind_address(bind_text)
     http_port = _port("--http-port", http_port_text)
     udp_port = _port("--udp-port", udp_port_text)
     if not test_length_text.isdigit() or not 1 <= int(test_length_text) <= MAX_TEST_LENGTH_S:
         raise UsageProblem(f"--test-length must be whole seconds from 1 to {MAX_TEST_LENGTH_S}, "
                            f"not {test_length_text!r}")
+    admission_limits = dict(checks_per_source=_count("--checks-per-address", per_address_text, 1000),
+                            checks_total=_count("--checks-total", total_text, 100_000),
+                            bytes_per_check=_count("--check-megabytes", megabytes_text, 1024**2) * 1024**2)
     state_dir = server_state_dir(state_dir_text)
 
     try:
         for name in _EXTRA_MODULES:
             __import__(name)
+        from homeshore.server.admission import AdmissionLimits
         from homeshore.server.serve import ListenError, listen, serve as run_server
     except ImportError as error:
         if (error.name or "").partition(".")[0] in _EXTRA_MODULES:
             raise UsageProblem(NEEDS_EXTRA) from None
         raise
 
+    tls = _tls(tls_cert, tls_key)
     invites = server_invites(state_dir)
+    recruiter, token_path = _recruiter_pages(state_dir)
     try:
         listening = listen(bind, http_port, udp_port)
     except ListenError as error:
@@ -94,13 +127,45 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
             from None
 
     def started() -> None:
-        click.echo(f"homeshore serve: HTTP on {_where(bind, listening.http_port)}, "
+        click.echo(f"homeshore serve: {'HTTP' if tls is None else 'HTTPS'} on {_where(bind, listening.http_port)}, "
                    f"UDP reflector on {_where(bind, listening.udp_port)}")
+        click.echo(f"homeshore serve: candidates' results for recruiters at /r/, with the token in {token_path}")
 
     try:
-        counters = asyncio.run(run_server(listening, invites, test_length_s=int(test_length_text), on_started=started))
+        counters = asyncio.run(run_server(listening, invites, recruiter,
+                                           test_length_s=int(test_length_text), tls=tls,
+                                           admission_limits=AdmissionLimits(**admission_limits),
+                                           on_started=started))
     finally:
         listening.close()
     click.echo(_counter_line("homeshore serve: HTTP", counters.http))
     click.echo(_counter_line("homeshore serve: UDP reflector", counters.reflector))
     click.echo(_counter_line("homeshore serve: candidate links", counters.links))
+    click.echo(_counter_line("homeshore serve: recruiter pages", counters.recruiter))
+    click.echo(_counter_line("homeshore serve: browser checks", counters.checks))
+
+
+def _tls(cert: Path | None, key: Path | None):
+    """The TLS context for --tls-cert and --tls-key (server/tls.py), None without them; one line for a bad pair."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise UsageProblem("--tls-cert and --tls-key go together: give both, or neither for plain HTTP")
+    from homeshore.server.tls import TlsError, server_context
+
+    try:
+        return server_context(cert, key)
+    except TlsError as error:
+        raise UsageProblem(str(error)) from None
+
+
+def _recruiter_pages(state_dir):
+    """The recruiters' pages (server/recruiter_pages.py) and the file of their token, made on first serve."""
+    from homeshore.server.recruiter_access import TOKEN_FILE, recruiter_token
+    from homeshore.server.recruiter_pages import RecruiterPages
+    from homeshore.server.secret_file import SecretFileError
+
+    try:
+        return RecruiterPages(state_dir, recruiter_token(state_dir)), state_dir / TOKEN_FILE
+    except SecretFileError as error:
+        raise UsageProblem(str(error)) from None

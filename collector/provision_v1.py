@@ -17,13 +17,12 @@ when missing, so a second run changes nothing and reports each object `present`.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import stat
 from pathlib import Path
 from typing import Callable
 
+from homeshore.collector.private_files import private_directory, write_private
 from homeshore.collector.provision import (ContinuousQuery, Outcome, PlanError, UserPlan, V1Plan,
                                            create_user_statement)
 from homeshore.collector.query import QueryClient, QueryError, quote_ident
@@ -50,25 +49,8 @@ class SecretStore:
 
     def write(self, name: str, suffix: str, secret: str) -> Path:
         """Atomically: a 0600 temporary file renamed into place, so no reader ever sees a partial secret."""
-        self._ensure_directory()
-        path = self.path(name, suffix)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(secret + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        return path
-
-    def _ensure_directory(self) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if stat.S_IMODE(self.directory.stat().st_mode) != 0o700:
-            os.chmod(self.directory, 0o700)  # an existing directory others could read: tighten it
+        private_directory(self.directory)  # an existing directory others could read is tightened
+        return write_private(self.path(name, suffix), secret + "\n")
 
 
 def _hours(duration: str) -> int:

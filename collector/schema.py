@@ -62,7 +62,9 @@ MEASUREMENTS: Mapping[str, MeasurementSchema] = MappingProxyType({
                               frozenset({"call_key", "vpn_kind"})),
     # Wi-Fi network and access point as salted hashes only (probe/host_wifi.py), never in clear.
     "host": MeasurementSchema(_COMMON_TAGS | {"conn"}, frozenset({"wifi_ssid_hash", "wifi_bssid_hash", "vpn_kind"})),
-    "readiness": MeasurementSchema(_COMMON_TAGS | {"conn", "server"}, frozenset({"verdict", "candidate", "policy", "source"})),
+    # check_id: a browser check's id on its server (the recruiters' report at /r/CHECK_ID), never a tag.
+    "readiness": MeasurementSchema(_COMMON_TAGS | {"conn", "server"},
+                                   frozenset({"verdict", "candidate", "policy", "source", "check_id"})),
     "agent": MeasurementSchema(_COMMON_TAGS),
 })
 

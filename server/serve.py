@@ -1,6 +1,7 @@
 """`homeshore serve` on one event loop: the speed-test HTTP endpoints (server/speed_http.py), with the candidate
-links (`GET /c/{token}`, server/candidate_pages.py) on the same application and port, and the UDP reflector
-(server/reflector.py) side by side until SIGTERM or SIGINT, then each one's final counters.
+links (`GET /c/{token}`, server/candidate_pages.py) and the recruiters' pages (`GET /r/`,
+server/recruiter_pages.py) on the same application and port, and the UDP reflector (server/reflector.py) side by
+side until SIGTERM or SIGINT, then each one's final counters.
 
 Sockets are bound first (listen()), so a port in use or an address not of this machine is reported before
 anything is served; cli/serve.py turns that into one line and exit 2.
@@ -11,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeshore.server import reflector, speed_http
+from homeshore.server.admission import Admission, AdmissionCounters, AdmissionLimits
 from homeshore.server.candidate_pages import CandidatePageCounters, CandidatePages
 from homeshore.server.invites import Invites
+from homeshore.server.recruiter_pages import RecruiterPageCounters, RecruiterPages
 from homeshore.server.reflector import ReflectorCounters
 from homeshore.server.sockets import bound_socket
 from homeshore.server.speed_limits import SpeedServerCounters, SpeedServerLimits
@@ -56,6 +60,8 @@ class ServeCounters:
     http: SpeedServerCounters
     reflector: ReflectorCounters
     links: CandidatePageCounters
+    recruiter: RecruiterPageCounters
+    checks: AdmissionCounters
 
 
 def listen(bind: str, http_port: int, udp_port: int) -> Listening:
@@ -72,26 +78,31 @@ def listen(bind: str, http_port: int, udp_port: int) -> Listening:
     return Listening(http, udp)
 
 
-async def serve(listening: Listening, invites: Invites, *, test_length_s: int = 10,
-                limits: SpeedServerLimits = SpeedServerLimits(),
+async def serve(listening: Listening, invites: Invites, recruiter: RecruiterPages, *, test_length_s: int = 10,
+                limits: SpeedServerLimits = SpeedServerLimits(), tls: ssl.SSLContext | None = None,
+                admission_limits: AdmissionLimits = AdmissionLimits(),
                 on_started: Callable[[], None] = lambda: None) -> ServeCounters:
     """Serve on the sockets of listen() until SIGTERM or SIGINT (a server asked to stop has done its job: both
-    are a clean stop), the candidate links judged by `invites`; on_started() is called once both sockets answer.
-    Returns the final counters."""
+    are a clean stop), the candidate links judged by `invites`, the recruiters' pages served by `recruiter`;
+    HTTPS with `tls` (server/tls.py); on_started() is called once both sockets answer. Returns the final counters."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     try:
+        # Browser checks in progress: the routes that start a check, carry its bytes and end it take this.
+        admission = Admission(admission_limits)
         pages = CandidatePages(invites)
         transport, protocol = await reflector.start_reflector(listening.udp)
         http = await speed_http.start_speed_http(listening.http, udp_port=listening.udp_port, limits=limits,
-                                                 test_length_s=test_length_s, routes=pages.routes())
+                                                 test_length_s=test_length_s,
+                                                 routes=pages.routes() + recruiter.routes(), tls=tls)
         on_started()
         await stopping.wait()
         http_counters = await http.stop()
         transport.close()
-        return ServeCounters(http_counters, protocol.counters, pages.counters)
+        return ServeCounters(http_counters, protocol.counters, pages.counters, recruiter.counters,
+                            admission.counters)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -46,6 +46,7 @@ import asyncio
 import json
 import math
 import socket
+import ssl
 import time
 from collections.abc import Sequence
 
@@ -303,10 +304,11 @@ class SpeedHttp:
 
 
 async def start_speed_http(sock: socket.socket, *, udp_port: int, limits: SpeedServerLimits = SpeedServerLimits(),
-                           test_length_s: int = 10, routes: Sequence[web.RouteDef] = ()) -> SpeedHttp:
+                           test_length_s: int = 10, routes: Sequence[web.RouteDef] = (),
+                           tls: ssl.SSLContext | None = None) -> SpeedHttp:
     """Serve the speed-test endpoints on a listening socket (sockets.bound_socket()) on the running loop; `routes`
     (the candidate pages) are served from the same application, on the same connections and limits, and take
-    precedence over the speed endpoints' catch-all."""
+    precedence over the speed endpoints' catch-all. With `tls` (server/tls.py) the socket serves HTTPS only."""
     state = SpeedState(limits, udp_port, test_length_s, sock.getsockname()[1])
     state.drained.set()
     app = web.Application(middlewares=[_per_request(state)])
@@ -317,7 +319,7 @@ async def start_speed_http(sock: socket.socket, *, udp_port: int, limits: SpeedS
     manager = runner.server
     assert manager is not None  # set by setup()
     server = await asyncio.get_running_loop().create_server(
-        connection_factory(manager, state, read_bufsize=_CHUNK_BYTES), sock=sock)
+        connection_factory(manager, state, read_bufsize=_CHUNK_BYTES), sock=sock, ssl=tls)
     # Nagle off: a reply must not wait for the ACK of the previous segment (latency.txt is timed); set on the
     # listening socket, accepted sockets inherit it on Linux.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

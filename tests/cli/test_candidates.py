@@ -15,7 +15,7 @@ import pytest
 from homeshore.collector.check_samples import check_samples
 from homeshore.collector.schema import Sample
 from tests.cli.one_line import assert_one_line_exit_2
-from tests.cli.stored import run_report, spool_holding, stored_fixtures
+from tests.cli.stored import influx_holding, run_report, spool_holding, stored_fixtures
 from tests.references.influxd import closed_port
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -62,9 +62,10 @@ def stored_samples() -> list[Sample]:
 
 def expected_rows() -> list[dict]:
     rows = [{"reference": ref, "time": (NOW - age).isoformat(), "area": area, "verdict": verdict, "not_passed": bad,
-             "source": source, "policy": policy} for ref, age, area, verdict, bad, source, policy in EXPECTED]
+             "source": source, "policy": policy, "report": None}
+            for ref, age, area, verdict, bad, source, policy in EXPECTED]
     rows.append({"reference": OLD_ROW[0], "time": (NOW - OLD_ROW[1]).isoformat(), "area": "NG5", "verdict": "PASS",
-                  "not_passed": [], "source": "cli", "policy": "defaults"})
+                  "not_passed": [], "source": "cli", "policy": "defaults", "report": None})
     return rows
 
 
@@ -153,6 +154,8 @@ def test_an_agent_spool_with_a_collector_says_it_holds_only_unsent_checks(spool_
     (("--from", "influx", "--url", "http://127.0.0.1:1", "--password-file", "/nonexistent"),
      "--password-file: cannot read /nonexistent"),
     (("--json", "extra"), "unexpected extra argument"),
+    (("--base-url", "http://checks.example.org"), "--base-url must be https://"),
+    (("--base-url", "checks.example.org"), "--base-url must be the server's address"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...], fragment: str, tmp_path: Path) -> None:
     assert_one_line_exit_2(run(tmp_path, *args), fragment)
@@ -162,3 +165,41 @@ def test_an_unreachable_collector_is_one_line_naming_it(tmp_path: Path) -> None:
     with closed_port() as port:
         url = f"http://127.0.0.1:{port}"
         assert_one_line_exit_2(run(tmp_path, "--from", "influx", "--url", url), f"cannot reach the collector at {url}")
+
+
+CHECK_ID = "Qm9yZWFsaXMtMjAyNi0xMg"  # 22 base64url characters, as homeshore serve makes them
+
+
+def browser_check_samples() -> list[Sample]:
+    """A browser check stored with its check id on the server, and a CLI check (no report on any server)."""
+    browser = _document("R-2026/0060", timedelta(hours=1), "WARN", "NG5", {"download": "PASS", "jitter": "WARN"})
+    cli = _document("R-2026/0061", timedelta(hours=2), "PASS", "LS6", {"download": "PASS"})
+    return (check_samples(browser, agent="srv-1", source="browser", check_id=CHECK_ID)
+            + check_samples(cli, agent="h-1", source="cli"))
+
+
+def test_a_browser_checks_report_is_named_with_the_servers_base_url(tmp_path: Path) -> None:
+    spool = spool_holding(tmp_path / "spool.sqlite3", browser_check_samples())
+    with influx_holding(browser_check_samples()) as server:
+        for source in (f"spool:{spool}", "influx"):
+            where = ("--from", source, "--url", server.url)
+            bare = json.loads(run(tmp_path, *where, "--json").stdout)["checks"]
+            assert [(c["reference"], c["report"]) for c in bare] == [("R-2026/0060", f"/r/{CHECK_ID}"),
+                                                                      ("R-2026/0061", None)]
+            based = json.loads(run(tmp_path, *where, "--json", "--base-url", "https://checks.example.org/").stdout)
+            assert [c["report"] for c in based["checks"]] == [f"https://checks.example.org/r/{CHECK_ID}", None]
+    table = run(tmp_path, "--from", f"spool:{spool}", "--base-url", "https://checks.example.org")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[-2:] == ["Reports (the recruiters' token of homeshore serve needed):",
+                                              f"R-2026/0060  https://checks.example.org/r/{CHECK_ID}"]
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80
+
+
+def test_a_check_id_not_of_its_form_is_refused_when_stored_and_not_shown_when_read() -> None:
+    from homeshore.planning.candidates import candidate_check
+
+    with pytest.raises(ValueError, match="check_id '../x' is not 22 base64url characters"):
+        check_samples(_document("R-1", timedelta(0), "PASS", "NG5", {}), agent="s", source="browser",
+                      check_id="../x")
+    fields = {"candidate": "R-1", "verdict": "PASS", "check_id": "../../invite_secret"}  # a store could hold one
+    assert candidate_check({}, fields, 0).report_path is None

@@ -20,12 +20,15 @@ import pytest
 
 from homeshore.cli.status import ExitStatus
 from homeshore.probe.latency import measure_udp
+from homeshore.server.check_documents import save_document
+from homeshore.server.recruiter_access import TOKEN_FILE, recruiter_token
 from homeshore.server.invite_secret import SECRET_FILE, invite_secret
 from homeshore.server.invite_store import STORE_FILE, InviteStore
 from homeshore.server.invites import Invites
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("homeshore")
-LISTENING = re.compile(r"^homeshore serve: HTTP on 127\.0\.0\.1:(\d+), UDP reflector on 127\.0\.0\.1:(\d+)$")
+LISTENING = re.compile(r"^homeshore serve: HTTPS? on 127\.0\.0\.1:(\d+), UDP reflector on 127\.0\.0\.1:(\d+)$")
+TOKEN_LINE = "homeshore serve: candidates' results for recruiters at /r/, with the token in {path}"
 
 
 def counters(line: str, prefix: str) -> dict[str, int]:
@@ -33,9 +36,9 @@ def counters(line: str, prefix: str) -> dict[str, int]:
     return {key: int(value) for key, value in (item.split("=") for item in line[len(prefix) + 2:].split())}
 
 
-def start_serve(state_dir: Path, *args: str) -> tuple[subprocess.Popen, int, int]:
+def start_serve(state_dir: Path, *args: str, scheme: str = "HTTP") -> tuple[subprocess.Popen, int, int]:
     """`homeshore serve --bind 127.0.0.1 --state-dir STATE_DIR ARGS` on free ports, once it has said where it
-    listens."""
+    listens and where the recruiters' token is."""
     assert CONSOLE_SCRIPT.is_file(), f"{CONSOLE_SCRIPT} not installed (pip install -e .)"
     process = subprocess.Popen([str(CONSOLE_SCRIPT), "serve", "--bind", "127.0.0.1", "--http-port", "0",
                                 "--udp-port", "0", "--state-dir", str(state_dir), *args],
@@ -44,12 +47,14 @@ def start_serve(state_dir: Path, *args: str) -> tuple[subprocess.Popen, int, int
     watchdog.start()
     try:
         line = process.stdout.readline().rstrip("\n")
+        token_line = process.stdout.readline().rstrip("\n")
     finally:
         watchdog.cancel()
     match = LISTENING.match(line)
-    if match is None:
+    if match is None or not line.startswith(f"homeshore serve: {scheme} on ") or \
+            token_line != TOKEN_LINE.format(path=state_dir / TOKEN_FILE):
         process.kill()
-        pytest.fail(f"unexpected first line {line!r}; stderr: {process.communicate()[1]!r}")
+        pytest.fail(f"unexpected first lines {line!r}, {token_line!r}; stderr: {process.communicate()[1]!r}")
     return process, int(match[1]), int(match[2])
 
 
@@ -69,13 +74,17 @@ def test_serve_answers_http_and_udp_and_prints_its_counters_on_sigterm(tmp_path:
         stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == ExitStatus.OK
     assert stderr == ""
-    http_line, udp_line, links_line = stdout.splitlines()
+    http_line, udp_line, links_line, recruiter_line, checks_line = stdout.splitlines()
     http = counters(http_line, "homeshore serve: HTTP")
     assert http["requests"] == 3 and http["connections"] == 3 and http["malformed"] == 0
     udp = counters(udp_line, "homeshore serve: UDP reflector")
     assert udp["replied"] == udp["received"] == result.sent
     assert counters(links_line, "homeshore serve: candidate links") == {"valid": 0, "forged": 0, "expired": 0,
                                                                          "used_up": 0}
+    assert set(counters(recruiter_line, "homeshore serve: recruiter pages").values()) == {0}
+    assert counters(checks_line, "homeshore serve: browser checks") == {
+        "admitted": 0, "finished": 0, "expired": 0, "refused_per_source": 0, "refused_total": 0, "refused_bytes": 0,
+        "not_in_progress": 0}
 
 
 def test_ctrl_c_is_a_clean_stop(tmp_path: Path) -> None:
@@ -84,7 +93,8 @@ def test_ctrl_c_is_a_clean_stop(tmp_path: Path) -> None:
     stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == ExitStatus.OK, stderr
     assert [line.split(":")[1].strip() for line in stdout.splitlines()] == ["HTTP", "UDP reflector",
-                                                                            "candidate links"]
+                                                                            "candidate links", "recruiter pages",
+                                                                            "browser checks"]
 
 
 def _invite(state_dir: Path, base: str, *args: str) -> str:
@@ -138,11 +148,38 @@ def test_the_link_invite_prints_opens_on_serve_beside_the_speed_endpoints(tmp_pa
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == ExitStatus.OK and stderr == ""
-    http_line, _, links_line = stdout.splitlines()
+    http_line, _, links_line, _, _ = stdout.splitlines()
     assert counters(links_line, "homeshore serve: candidate links") == {"valid": 2, "forged": 1, "expired": 1,
                                                                          "used_up": 1}
     http = counters(http_line, "homeshore serve: HTTP")
     assert http["connections"] == 6 and http["requests"] == 1 and http["malformed"] == 0
+
+
+def test_the_recruiters_pages_need_the_token_serve_made(tmp_path: Path) -> None:
+    """A browser check stored in the state directory is listed and reported on /r/ with the token from the file
+    serve names, and refused without it; both in the final counters."""
+    save_document(tmp_path, "AAAAAAAAAAAAAAAAAAAAAA", {"verdict": "WARN", "time": "2026-12-06T04:40:00+00:00",
+                                                       "candidate": "R-2026/0016", "area": "NG5"})
+    process, http_port, _ = start_serve(tmp_path)
+    try:
+        base = f"http://127.0.0.1:{http_port}/r/"
+        token = (tmp_path / TOKEN_FILE).read_text().strip()
+        status, body = _status(base)
+        assert status == 401 and "R-2026/0016" not in body
+        assert _status(base + "AAAAAAAAAAAAAAAAAAAAAA")[0] == 401
+        signed_in = urllib.request.Request(base, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(signed_in, timeout=10) as response:
+            assert response.status == 200 and ">R-2026/0016</a>" in response.read().decode()
+        signed_in = urllib.request.Request(base + "AAAAAAAAAAAAAAAAAAAAAA",
+                                           headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(signed_in, timeout=10) as response:
+            assert "R-2026/0016" in response.read().decode()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=10)
+    assert process.returncode == ExitStatus.OK and stderr == ""
+    assert counters(stdout.splitlines()[3], "homeshore serve: recruiter pages") == {
+        "lists": 1, "reports": 1, "not_found": 0, "unreadable": 0, "unauthorized": 2}
 
 
 @pytest.fixture
@@ -167,12 +204,19 @@ def busy_ports():
     ("udp_port_text", "--udp-port must be a port number from 0 to 65535, not 'eighty'"),
     ("test_length", "--test-length must be whole seconds from 1 to 60, not '0'"),
     ("readable_secret", "can be read by other users (mode 0644)"),
+    ("readable_token", "recruiter_token can be read by other users (mode 0640)"),
+    ("per_address", "--checks-per-address must be a whole number from 1 to 1000, not '0'"),
+    ("total", "--checks-total must be a whole number from 1 to 100000, not 'many'"),
+    ("megabytes", "--check-megabytes must be a whole number from 1 to 1048576, not '-5'"),
 ])
 def test_bad_options_are_one_line_and_exit_2(case: str, message: str, busy_ports, tmp_path: Path) -> None:
     tcp, udp = busy_ports
     invite_secret(tmp_path)
     if case == "readable_secret":
         (tmp_path / SECRET_FILE).chmod(0o644)
+    if case == "readable_token":
+        recruiter_token(tmp_path)
+        (tmp_path / TOKEN_FILE).chmod(0o640)
     args = {
         "tcp_in_use": ["--bind", "127.0.0.1", "--http-port", str(tcp), "--udp-port", "0"],
         "udp_in_use": ["--bind", "127.0.0.1", "--http-port", "0", "--udp-port", str(udp)],
@@ -182,9 +226,23 @@ def test_bad_options_are_one_line_and_exit_2(case: str, message: str, busy_ports
         "udp_port_text": ["--udp-port", "eighty"],
         "test_length": ["--test-length", "0"],
         "readable_secret": ["--bind", "127.0.0.1", "--http-port", "0", "--udp-port", "0"],
+        "readable_token": ["--bind", "127.0.0.1", "--http-port", "0", "--udp-port", "0"],
+        "per_address": ["--checks-per-address", "0"],
+        "total": ["--checks-total", "many"],
+        "megabytes": ["--check-megabytes", "-5"],
     }[case]
     done = subprocess.run([str(CONSOLE_SCRIPT), "serve", "--state-dir", str(tmp_path), *args], capture_output=True, text=True, timeout=20)
     assert done.returncode == ExitStatus.CANNOT_MEASURE
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert message.format(tcp=tcp, udp=udp) in done.stderr
+
+
+def test_the_admission_options_default_to_the_admission_limits() -> None:
+    from homeshore.cli.serve import serve
+    from homeshore.server.admission import AdmissionLimits
+
+    defaults = {param.name: param.default for param in serve.params}
+    limits = AdmissionLimits()
+    assert (int(defaults["per_address_text"]), int(defaults["total_text"]), int(defaults["megabytes_text"]) * 2**20) \
+        == (limits.checks_per_source, limits.checks_total, limits.bytes_per_check)

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from homeshore.collector.check_samples import check_samples, server_tag
+from homeshore.collector.check_samples import browser_home, check_samples, server_tag
 from homeshore.collector.schema import Sample, to_line_protocol
 from tests.references.influxd import InfluxServer
 
@@ -75,6 +75,22 @@ def test_the_source_is_a_field_of_the_three_kinds_never_a_tag() -> None:
         check_samples(DOCUMENT, agent="h-1", source="phone")
     with pytest.raises(ValueError, match="tag 'source' is not in the schema"):
         Sample("readiness", {"source": "cli"}, {"verdict": "PASS"}, 0)
+
+
+def test_a_browser_checks_home_is_the_candidates_not_the_servers() -> None:
+    """Every browser check is stored by one server (agent "srv-1"); each candidate's checks share a home of their
+    own: sha256 of the server's id, a NUL and the reference, its first 16 hex digits (hashlib, computed here)."""
+    import hashlib
+
+    def agents(reference: str, server: str = "srv-1", source: str = "browser") -> set[str]:
+        return {s.tags["agent"] for s in check_samples(dict(DOCUMENT, candidate=reference), agent=server,
+                                                       source=source)}
+
+    expected = "b-" + hashlib.sha256(b"srv-1\x00REF-123").hexdigest()[:16]
+    assert agents("REF-123") == {expected} == {browser_home("srv-1", "REF-123")}  # readiness, bandwidth, voip_test
+    assert agents("REF-124") != agents("REF-123") and agents("REF-123", server="srv-2") != agents("REF-123")
+    assert "REF" not in expected
+    assert agents("REF-123", source="cli") == {"srv-1"}  # a check on the home's machine keeps the machine's id
 
 
 def test_nothing_measured_still_records_the_verdict_only() -> None:
