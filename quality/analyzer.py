@@ -66,6 +66,7 @@ class Analyzer:
         self.streams: dict[tuple, RtpStream] = {}
         self._by_ssrc: dict[int, list[RtpStream]] = {}
         self._bindings: dict[tuple[bytes, int], dict] = {}  # (address, port) from SDP -> rtpmap
+        self._fmtp: dict[tuple[bytes, int], dict[int, str]] = {}  # (address, port) from SDP -> a=fmtp by pt
         self._far_end: dict[int, _FarEnd] = {}
         self.packets_read = 0
         self.udp_datagrams = 0
@@ -202,6 +203,7 @@ class Analyzer:
         src, sport, dst, dport, _channel = flow
         signalled = self._bindings.get((dst, dport)) or self._bindings.get((src, sport))
         stream = RtpStream(ssrc, flow, time_s, signalled, self.window_s, self.on_window, self.jitter_buffer_ms)
+        stream.fmtp = self._fmtp.get((dst, dport)) or self._fmtp.get((src, sport)) or {}
         stream.webrtc_flow = (src, sport, dst, dport) in self._ice_flows or (dst, dport, src, sport) in self._ice_flows
         if len(self.streams) > MAX_CANDIDATES:
             self._forget_unconfirmed()
@@ -276,10 +278,13 @@ class Analyzer:
             except OSError:
                 continue
             rtpmap = dict(media.rtpmap)
+            fmtp = dict(media.fmtp)
             self._bindings[(address, media.port)] = rtpmap
+            self._fmtp[(address, media.port)] = fmtp
             self.call_of_endpoint[(address, media.port)] = message.call_key
             if not media.rtcp_mux:
                 self._bindings[(address, media.port + 1)] = rtpmap
+                self._fmtp[(address, media.port + 1)] = fmtp
 
     def _check_fax_switch(self, time_s: float, call: str, sdp: SdpSession) -> None:
         """A 2xx answer that accepts T.38 (`m=image <port> udptl t38`) switches the call's audio to fax: its RTP
@@ -332,6 +337,7 @@ class Analyzer:
         for endpoint in [e for e, key in self.call_of_endpoint.items() if key == call_key]:
             del self.call_of_endpoint[endpoint]
             self._bindings.pop(endpoint, None)
+            self._fmtp.pop(endpoint, None)
 
     # --- output --------------------------------------------------------------------------------------------
     def finish(self) -> list[StreamResult]:
@@ -401,6 +407,7 @@ class Analyzer:
             far_end=stream.far_end,
             problems=tuple(problems),
             windows=tuple(stream.windows),
+            codec_mode_kbps=stream.codec_mode_kbps,
         )
 
 

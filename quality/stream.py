@@ -14,7 +14,7 @@ from typing import Final
 from collections import Counter
 from statistics import median
 
-from homeshore.quality import bursts, emodel, emodel_wb, scoring
+from homeshore.quality import amr_wb, bursts, emodel, emodel_wb, scoring
 from homeshore.quality.clock import infer_clock_hz, timeline
 from homeshore.quality.codec_inference import infer_codec, unscored_reason
 from homeshore.quality.codecs import (
@@ -100,6 +100,8 @@ class RtpStream:
         "on_window",
         "jitter_buffer_ms",
         "fax_since_s",
+        "fmtp",
+        "codec_mode_kbps",
     )
 
     def __init__(self, ssrc: int, flow, start_s: float, signalled: dict | None, window_s: float, on_window=None,
@@ -146,6 +148,8 @@ class RtpStream:
         self.on_window = on_window
         self.jitter_buffer_ms = jitter_buffer_ms  # None: adaptive playout; else a fixed depth
         self.fax_since_s: float | None = None  # while set (Unix time of a switch to T.38), a gap is no loss
+        self.fmtp: dict[int, str] = {}  # SDP a=fmtp for this flow: pt -> parameters (set by the analyzer)
+        self.codec_mode_kbps: float | None = None  # AMR-WB: the mode sent (payload sizes) or signalled (mode-set)
 
     # --- arrival -------------------------------------------------------------------------------------------
     def add(self, arrival_s: float, marker: bool, payload_type: int, sequence: int, timestamp: int, size: int,
@@ -260,6 +264,10 @@ class RtpStream:
             guessed = infer_codec(main_pt, self.clock_hz, self.nominal_ts_step, self.webrtc_flow)
             if guessed is not None:
                 self.codec, self.codec_source = guessed, "inferred"
+        if self.codec == "AMR-WB":
+            # What was sent (the payload sizes of probation) over what was allowed (a mode-set of one).
+            self.codec_mode_kbps = amr_wb.dominant_mode(p[5] for p in main_packets) or amr_wb.mode_from_fmtp(
+                self.fmtp.get(main_pt, ""))
         unscored = unscored_reason(self.codec)
         if unscored is not None:
             self.problems.append(unscored)
@@ -436,7 +444,8 @@ class RtpStream:
         buffer_ms = self.jitter_buffer.current_delay_ms if self.jitter_buffer else 0.0
         delay_ms = emodel.mouth_to_ear_ms(self.far_end.rtt_ms if self.far_end is not None else None, buffer_ms,
                                           self.nominal_packet_ms)
-        return scoring.score(self.codec, loss.effective_loss_pct, burst_r=loss.burst_ratio, one_way_delay_ms=delay_ms)
+        return scoring.score(self.codec, loss.effective_loss_pct, burst_r=loss.burst_ratio, one_way_delay_ms=delay_ms,
+                             mode_kbps=self.codec_mode_kbps)
 
 
 def loss_figures(loss_map: bytes, packet_ms: float) -> LossFigures:
