@@ -123,4 +123,5 @@ def sample_dict(sample: CallSample) -> dict:
         "r_factor": sample.r_factor,
         "mos": sample.mos,
         "mos_model": sample.mos_model,
+        "mos_note": sample.mos_note,
     }
