@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from homeshore.quality import scoring, sip
+from homeshore.quality import repair, scoring, sip
 from homeshore.quality.analyzer import WINDOW_S, Analyzer
 from homeshore.quality.results import StreamResult, WindowResult, rounded
 from homeshore.quality.stream import RtpStream
@@ -142,7 +142,8 @@ class CallTracker:
         by_call: dict[str, list[DirectionView]] = {}
         for stream in self._call_streams():
             leg = self._leg(stream)
-            by_call.setdefault(leg.call, []).append(self._view(leg))
+            if not repair.is_repair(stream.codec):
+                by_call.setdefault(leg.call, []).append(self._view(leg))
         return [
             CallView(call, self._started.get(call, 0.0), tuple(sorted(views, key=lambda v: v.direction)))
             for call, views in sorted(by_call.items(), key=lambda item: self._started.get(item[0], 0.0))
@@ -189,6 +190,8 @@ class CallTracker:
 
     # --- samples ---------------------------------------------------------------------------------------------
     def _on_window(self, stream: RtpStream, window: WindowResult) -> None:
+        if repair.is_repair(stream.codec):
+            return  # retransmissions and FEC: not the voice, so never a window of the call (repair.py)
         leg = self._leg(stream)
         sample = self._window_sample(leg, window)
         leg.trend.append(sample.mos)
@@ -269,7 +272,7 @@ class CallTracker:
                 continue
             result = self.analyzer.remove(stream)
             del self._legs[id(stream)]
-            if result is not None:
+            if result is not None and not repair.is_repair(result.codec):
                 samples.append(self._end_sample(leg, result))
                 ended_s = max(ended_s, result.last_time_s)
         self.analyzer.forget_call(call)

@@ -55,6 +55,7 @@ def stream_dict(stream: StreamResult, *, windows: bool = False) -> dict:
         "clock_source": stream.clock_source,
         "codec_source": stream.codec_source,
         "codec_mode_kbps": stream.codec_mode_kbps,
+        "kind": stream.kind,
         "first_time_s": stream.first_time_s,
         "last_time_s": stream.last_time_s,
         "packets": stream.packets,

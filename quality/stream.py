@@ -14,7 +14,7 @@ from typing import Final
 from collections import Counter
 from statistics import median
 
-from homeshore.quality import amr_wb, bursts, emodel, emodel_wb, scoring
+from homeshore.quality import amr_wb, bursts, emodel, emodel_wb, repair, scoring
 from homeshore.quality.clock import infer_clock_hz, timeline
 from homeshore.quality.codec_inference import infer_codec, unscored_reason
 from homeshore.quality.codecs import (
@@ -102,6 +102,8 @@ class RtpStream:
         "fax_since_s",
         "fmtp",
         "codec_mode_kbps",
+        "repair_label",
+        "media_kind",
     )
 
     def __init__(self, ssrc: int, flow, start_s: float, signalled: dict | None, window_s: float, on_window=None,
@@ -150,6 +152,8 @@ class RtpStream:
         self.fax_since_s: float | None = None  # while set (Unix time of a switch to T.38), a gap is no loss
         self.fmtp: dict[int, str] = {}  # SDP a=fmtp for this flow: pt -> parameters (set by the analyzer)
         self.codec_mode_kbps: float | None = None  # AMR-WB: the mode sent (payload sizes) or signalled (mode-set)
+        self.repair_label: str | None = None  # rtx or fec when SDP's a=ssrc-group names this SSRC (the analyzer)
+        self.media_kind = "unknown"  # "audio" or "video", from the clock rate (RFC 3551 §5: video is 90 kHz)
 
     # --- arrival -------------------------------------------------------------------------------------------
     def add(self, arrival_s: float, marker: bool, payload_type: int, sequence: int, timestamp: int, size: int,
@@ -214,7 +218,8 @@ class RtpStream:
         event_pts = {pt for pt, fmt in signalled.items() if is_event_codec(fmt[0])}
         cn_pts = set(COMFORT_NOISE_PAYLOAD_TYPES) | {pt for pt, fmt in signalled.items() if is_comfort_noise_codec(fmt[0])}
         media = [p for p in pending if p[5] != PADDING]
-        if not media:
+        padding_only = not media
+        if padding_only:
             self.problems.append("padding only (bandwidth probes): no audio")
             media = pending
         counts = Counter(p[2] for p in media if p[2] not in event_pts and p[2] not in cn_pts)
@@ -264,6 +269,9 @@ class RtpStream:
             guessed = infer_codec(main_pt, self.clock_hz, self.nominal_ts_step, self.webrtc_flow)
             if guessed is not None:
                 self.codec, self.codec_source = guessed, "inferred"
+        self._label_repair(source, padding_only)
+        if self.clock_hz:
+            self.media_kind = "video" if self.clock_hz == VIDEO_CLOCK_HZ else "audio"
         if self.codec == "AMR-WB":
             # What was sent (the payload sizes of probation) over what was allowed (a mode-set of one).
             self.codec_mode_kbps = amr_wb.dominant_mode(p[5] for p in main_packets) or amr_wb.mode_from_fmtp(
@@ -271,11 +279,22 @@ class RtpStream:
         unscored = unscored_reason(self.codec)
         if unscored is not None:
             self.problems.append(unscored)
-        if self.clock_hz:
+        if self.clock_hz and not repair.is_repair(self.codec):  # a repair stream's timestamps are not its own
             self.jitter = JitterMeter(self.clock_hz)
             self.jitter_buffer = make_jitter_buffer(self.jitter_buffer_ms, self.clock_hz)
             audio = self.clock_hz < VIDEO_CLOCK_HZ and self.nominal_ts_step
             self._silence_ts_step = SILENCE_TS_STEPS * self.nominal_ts_step if audio else 0x7FFFFFFF
+
+    def _label_repair(self, source: str, padding_only: bool) -> None:
+        """rtx, fec or red (repair.py): by its SDP encoding name, by an SDP a=ssrc-group naming this SSRC, or, with
+        no signalling, a padding-only stream on a WebRTC flow (a bandwidth probe on the sender's RTX SSRC)."""
+        label = repair.label_of_encoding(self.codec) if source == "sdp" else None
+        if label is None and self.repair_label is not None:
+            label, source = self.repair_label, "sdp"
+        if label is None and source == "unknown" and padding_only and self.webrtc_flow:
+            label, source = repair.RTX, "inferred"
+        if label is not None:
+            self.codec, self.codec_source = label, source
 
     # --- accounting ----------------------------------------------------------------------------------------
     def _account(self, arrival: float, marker: bool, payload_type: int, seq: int, timestamp: int, size: int) -> None:
