@@ -274,7 +274,7 @@ class RtpStream:
             self.media_kind = "video" if self.clock_hz == VIDEO_CLOCK_HZ else "audio"
         if self.codec == "AMR-WB":
             # What was sent (the payload sizes of probation) over what was allowed (a mode-set of one).
-            self.codec_mode_kbps = amr_wb.dominant_mode(p[5] for p in main_packets) or amr_wb.mode_from_fmtp(
+            self.codec_mode_kbps = amr_wb.dominant_mode([p[5] for p in main_packets]) or amr_wb.mode_from_fmtp(
                 self.fmtp.get(main_pt, ""))
         unscored = unscored_reason(self.codec)
         if unscored is not None:

@@ -79,8 +79,9 @@ def amr_wb_call(payload_bytes: int, fmtp: str | None, count: int = 600):
     offer = sdp_offer(DST_IP, DPORT, "104", rtpmaps)
     invite = sip_message("INVITE sip:a@example.net SIP/2.0", "amrwb@example.com", "1 INVITE", offer)
     items = [(T0 - 1.0, SRC, 5060, DST, 5060, invite)]
-    items += [(T0 + 0.02 * n, SRC, SPORT, DST, DPORT, rtp_packet(n, 320 * n, SSRC, pt=104, payload=bytes(payload_bytes)))
-              for n in range(count)]  # fmt: skip
+    payload = bytes(payload_bytes)
+    items += [(T0 + 0.02 * n, SRC, SPORT, DST, DPORT, rtp_packet(n, 320 * n, SSRC, pt=104, payload=payload))
+              for n in range(count)]
     return one_stream(run(items)[1])
 
 

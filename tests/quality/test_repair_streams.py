@@ -73,7 +73,8 @@ def capture(tmp_path, *, repairs: bool, signalled: bool = True):
             datagrams.append((at, FAR, VIDEO_PORT, HOME, VIDEO_PORT, packet))
     if repairs:
         for k, seq in enumerate(LOST):  # RFC 4588 §4: the original timestamp, the RTX SSRC's own sequence
-            packet = rtp_packet(7000 + k, 960 * seq, AUDIO_RTX, pt=112, payload=seq.to_bytes(2, "big") + rng.randbytes(80))
+            osn = seq.to_bytes(2, "big")  # RFC 4588 §4: the original sequence number opens the payload
+            packet = rtp_packet(7000 + k, 960 * seq, AUDIO_RTX, pt=112, payload=osn + rng.randbytes(80))
             datagrams.append((T0 + 0.02 * seq + 0.060, FAR, AUDIO_PORT, HOME, AUDIO_PORT, packet))
         for k, frame in enumerate(range(5, 150, 7)):
             packet = rtp_packet(9000 + k, 3000 * frame, VIDEO_RTX, pt=97, payload=rng.randbytes(902))
