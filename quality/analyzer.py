@@ -68,6 +68,7 @@ class Analyzer:
         self._bindings: dict[tuple[bytes, int], dict] = {}  # (address, port) from SDP -> rtpmap
         self._fmtp: dict[tuple[bytes, int], dict[int, str]] = {}  # (address, port) from SDP -> a=fmtp by pt
         self._repair_ssrcs: dict[int, str] = {}  # SSRC -> rtx or fec, from SDP a=ssrc-group (repair.py)
+        self._plain_rtp: dict[tuple[bytes, int], bool] = {}  # (address, port) from SDP -> RTP/AVP(F), not SRTP
         self._far_end: dict[int, _FarEnd] = {}
         self.packets_read = 0
         self.udp_datagrams = 0
@@ -206,6 +207,7 @@ class Analyzer:
         stream = RtpStream(ssrc, flow, time_s, signalled, self.window_s, self.on_window, self.jitter_buffer_ms)
         stream.fmtp = self._fmtp.get((dst, dport)) or self._fmtp.get((src, sport)) or {}
         stream.repair_label = self._repair_ssrcs.get(ssrc)
+        stream.plain_rtp = self._plain_rtp.get((dst, dport), self._plain_rtp.get((src, sport)))
         stream.webrtc_flow = (src, sport, dst, dport) in self._ice_flows or (dst, dport, src, sport) in self._ice_flows
         if len(self.streams) > MAX_CANDIDATES:
             self._forget_unconfirmed()
@@ -286,6 +288,7 @@ class Analyzer:
             fmtp = dict(media.fmtp)
             self._bindings[(address, media.port)] = rtpmap
             self._fmtp[(address, media.port)] = fmtp
+            self._plain_rtp[(address, media.port)] = media.protocol.upper() in ("RTP/AVP", "RTP/AVPF")
             self.call_of_endpoint[(address, media.port)] = message.call_key
             if not media.rtcp_mux:
                 self._bindings[(address, media.port + 1)] = rtpmap
@@ -343,6 +346,7 @@ class Analyzer:
             del self.call_of_endpoint[endpoint]
             self._bindings.pop(endpoint, None)
             self._fmtp.pop(endpoint, None)
+            self._plain_rtp.pop(endpoint, None)
 
     # --- output --------------------------------------------------------------------------------------------
     def finish(self) -> list[StreamResult]:

@@ -26,8 +26,7 @@ VIDEO_CLOCK_HZ: Final = 90000
 VIDEO: Final = "video"
 
 # Why a stream gets no MOS although its codec is known (shown among its problems; never a default score).
-UNSCORED: Final = {
-    "opus": "no MOS: no published E-model impairment for Opus at this bitrate",
+UNSCORED: Final = {  # (Opus is scored where published values apply: emodel_wb says why when not, mos_note)
     VIDEO: "video: not scored as voice",
     **repair.UNSCORED,  # retransmission, FEC and redundancy streams (repair.py)
 }
