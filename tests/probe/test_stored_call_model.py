@@ -1,8 +1,9 @@
 """A stored AMR-WB call window carries the model that scored it: `g107.1`, with R on its 0-129 scale.
 
 The call is a SIP-signalled AMR-WB call (dynamic PT 104, 16 kHz, 61-byte payloads: one 23.85-kbit/s frame in
-RFC 4867's bandwidth-efficient layout) fed as frames to the call tracker the agent runs, turned into `call`
-samples by the agent's own `call_sample`, and stored in a real spool and a real influxd through the V1Writer.
+RFC 4867's bandwidth-efficient layout) fed as header-only frames, as the kernel filter keeps them, to the call
+tracker the agent runs, turned into `call` samples by the agent's own `call_sample`, and stored in a real spool
+and a real influxd through the V1Writer.
 G.113 Appendix IV Table IV.1 rates AMR-WB 23.85 at Ie,wb 8, so R = 129 - 8 = 121 and MOS is G.107 Annex B's
 cubic at 121 / 1.29 (G.107.1 Annex A); a G.711 call beside it stays `g107`.
 """
@@ -14,7 +15,7 @@ from homeshore.planning.spool_read import spool_samples
 from homeshore.quality.calls import CallTracker
 from tests.cli.stored import influx_holding, spool_holding
 from tests.quality.synthetic import rtp_packet, sdp_offer, sip_message, udp_frame
-from tests.quality.test_calls import HERE, HERE_PORT, IN_SSRC, LOCAL, SALT, THERE, THERE_PORT, T0, feed
+from tests.quality.test_calls import HERE, HERE_PORT, IN_SSRC, LOCAL, SALT, THERE, THERE_PORT, T0, feed, snapped
 
 TAGS = common_tags("h-7", "NG5")
 R_AMR_WB_2385 = 129.0 - 8.0
@@ -33,8 +34,9 @@ def call_frames(call_id: str, pt: int, rtpmap: str, payload_bytes: int, ts_step:
     ]  # fmt: skip
     for n in range(25 * 50):
         packet = rtp_packet(n, ts_step * n, IN_SSRC + port_offset, pt=pt, payload=bytes(payload_bytes))
-        frames.append((T0 + 0.02 * n, udp_frame(THERE, THERE_PORT + port_offset, HERE, HERE_PORT + port_offset,
-                                                 packet)))
+        # As live capture delivers it: the kernel keeps the RTP header only, the mode comes from the UDP length.
+        frames.append((T0 + 0.02 * n, snapped(udp_frame(THERE, THERE_PORT + port_offset, HERE,
+                                                         HERE_PORT + port_offset, packet))))
     return frames
 
 
