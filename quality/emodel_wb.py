@@ -181,14 +181,17 @@ def _score_opus(loss_pct: float, burst_r: float, bitrate_kbps: float | None, bit
     codec = "opus"
     if bitrate_kbps is None:
         return _unscored(codec, "no published Ie,wb for Opus at an unknown bitrate")
-    if bitrate_max_kbps is not None and round(bitrate_max_kbps) != round(bitrate_kbps):
-        return _unscored(codec, f"Opus at {bitrate_kbps:.0f}-{bitrate_max_kbps:.0f} kbit/s: the SRTP tag's length "
-                                "is not in the headers, and Ie,wb depends on the bitrate")
     mode = "CBR" if constant_bitrate else "VBR"
-    row = (_OPUS_WB_CBR if constant_bitrate else _OPUS_WB_VBR).get(round(bitrate_kbps))
-    if row is None:
-        return _unscored(codec, f"no published Ie,wb for Opus at {bitrate_kbps:.0f} kbit/s {mode} "
+    table = _OPUS_WB_CBR if constant_bitrate else _OPUS_WB_VBR
+    low, high = round(bitrate_kbps), round(bitrate_max_kbps if bitrate_max_kbps is not None else bitrate_kbps)
+    if not any(low <= published <= high for published in table):
+        at = f"{low}" if low == high else f"{low}-{high}"
+        return _unscored(codec, f"no published Ie,wb for Opus at {at} kbit/s {mode} "
                                 "(wideband values: 11-13 kbit/s VBR, 12-15 kbit/s CBR)")
+    if low != high:
+        return _unscored(codec, f"Opus at {low}-{high} kbit/s: the SRTP tag's length is not in the headers, and "
+                                "Ie,wb depends on the bitrate")
+    row = table[low]
     ie, bpl = row
     eff = ie_eff(ie, bpl, loss_pct, burst_r)
     r = r_wb(eff)

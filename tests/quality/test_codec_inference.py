@@ -18,8 +18,9 @@ from tests.quality.test_clock import video_stream
 
 # 90-byte payloads: at 20 ms, 8 * 90 / 20 = 36 kbit/s with no SRTP tag, 8 * 74 / 20 = 29.6 with a 16-byte one;
 # at 60 ms on an ICE flow (DTLS-SRTP: a 4- to 16-byte tag), 8 * 86 / 60 = 11.5 and 8 * 74 / 60 = 9.9.
-OPUS_NOTES = ("Opus at 30-36 kbit/s: the SRTP tag's length is not in the headers, and Ie,wb depends on the bitrate",
-              "Opus at 10-11 kbit/s: the SRTP tag's length is not in the headers, and Ie,wb depends on the bitrate")
+# Every payload one size: CBR, whose published rows are 12-15 kbit/s.
+OPUS_NOTES = tuple(f"no published Ie,wb for Opus at {rate} kbit/s CBR (wideband values: 11-13 kbit/s VBR, "
+                   "12-15 kbit/s CBR)" for rate in ("30-36", "10-11"))
 
 
 def opus_call(ts_step: int = 960, pt: int = 111, count: int = 200, stun: bool = False, clock_hz: int = 48000):

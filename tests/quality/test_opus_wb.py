@@ -41,7 +41,7 @@ def test_opus_wideband_values(bitrate_kbps, cbr, loss_pct, burst_r, values):
     assert result.mos == pytest.approx(annex_a_mos(r), abs=0.01)
 
 
-def opus_sip_call(lost_every: int | None, *, webrtc: bool = False):
+def opus_sip_call(lost_every: int | None, *, webrtc: bool = False, sizes: tuple[int, ...] = SIZES):
     """A SIP-signalled Opus call on plain RTP (RTP/AVP: no SRTP tag in the payloads), 20-ms packets of SIZES in
     turn, every `lost_every`-th packet lost; or the same packets on a STUN flow without SDP (webrtc)."""
     rng = random.Random(8)
@@ -54,7 +54,7 @@ def opus_sip_call(lost_every: int | None, *, webrtc: bool = False):
     for n in range(1500):
         if lost_every and n % lost_every == lost_every // 2:
             continue
-        packet = rtp_packet(n, 960 * n, SSRC, pt=111, payload=rng.randbytes(SIZES[n % len(SIZES)]))
+        packet = rtp_packet(n, 960 * n, SSRC, pt=111, payload=rng.randbytes(sizes[n % len(sizes)]))
         items.append((T0 + 0.02 * n + rng.uniform(0, 0.004), SRC, SPORT, DST, DPORT, packet))
     return one_stream(run(items)[1])
 
@@ -73,12 +73,20 @@ def test_a_12_kbit_s_opus_call_gets_a_mos_that_falls_with_loss():
     assert (clean.score.mos, lossy.score.mos) == (4.10, 3.92)  # 2 % random loss: R 105.70 -> 99.79
 
 
-def test_on_a_webrtc_flow_the_srtp_tag_leaves_the_bitrate_open_and_opus_unscored():
-    stream = opus_sip_call(None, webrtc=True)
-    assert (stream.codec, stream.codec_source, stream.score.mos) == ("opus", "inferred", None)
-    # 30 bytes less a 16-byte (AEAD) or 4-byte (HMAC-SHA1-32) tag: 5.6 to 10.4 kbit/s.
-    assert stream.score.mos_note == ("Opus at 6-10 kbit/s: the SRTP tag's length is not in the headers, and Ie,wb "
-                                     "depends on the bitrate")
+@pytest.mark.parametrize(
+    ("sizes", "note"),
+    [
+        # 30 bytes on average less a 16-byte (AEAD) or 4-byte (HMAC-SHA1-32) tag: 5.6 to 10.4 kbit/s, no row.
+        (SIZES, "no published Ie,wb for Opus at 6-10 kbit/s VBR (wideband values: 11-13 kbit/s VBR, 12-15 kbit/s CBR)"),
+        # 46 bytes on average: 12 to 16.8 kbit/s, across the 12 and 13 kbit/s rows: which one is not in the headers.
+        (tuple(size + 16 for size in SIZES),
+         "Opus at 12-17 kbit/s: the SRTP tag's length is not in the headers, and Ie,wb depends on the bitrate"),
+    ],
+)
+def test_on_a_webrtc_flow_the_srtp_tag_leaves_the_bitrate_open_and_opus_unscored(sizes, note):
+    stream = opus_sip_call(None, webrtc=True, sizes=sizes)
+    assert (stream.codec, stream.codec_source, stream.score.mos, stream.score.mos_note) == (
+        "opus", "inferred", None, note)
 
 
 def test_the_real_sip_opus_call_is_fullband_and_beyond_the_published_rows():
