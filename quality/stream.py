@@ -157,7 +157,7 @@ class RtpStream:
         self.codec_mode_kbps: float | None = None  # AMR-WB: the mode sent (payload sizes) or signalled (mode-set)
         self.repair_label: str | None = None  # rtx or fec when SDP's a=ssrc-group names this SSRC (the analyzer)
         self.media_kind = "unknown"  # "audio" or "video", from the clock rate (RFC 3551 §5: video is 90 kHz)
-        self.plain_rtp: bool | None = None  # SDP says RTP/AVP(F): True; SRTP or a WebRTC flow: False; else None
+        self.plain_rtp: bool | None = None  # SDP: RTP/AVP(F) True, an SRTP profile False; no SDP: None
         self.codec_bitrate_kbps: tuple[float, float] | None = None  # Opus: (lowest, highest), see _opus_bitrate
         self.constant_bitrate = False  # Opus: every payload of probation the same size (CBR)
 
