@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from rich.table import Table
 from rich.text import Text
 
+from homeshore.quality import repair
 from homeshore.quality.calls import CallView
 from homeshore.quality.export import window_slots
 from homeshore.quality.live import CaptureStats
@@ -99,6 +100,8 @@ def streams_table(capture: CaptureResult, width: int | None = None) -> Table:
     for stream in capture.streams:
         codec = f"{stream.codec}?" if stream.codec_source == "inferred" else stream.codec  # a best reading
         codec = codec if stream.clock_hz is None else f"{codec}/{stream.clock_hz}"
+        if stream.codec in repair.LABELS and stream.kind != "unknown":
+            codec = f"{codec} {stream.kind}"  # what the retransmission, FEC or redundancy carries: "rtx/90000 video"
         rows.append([
             f"{stream.src} -> {stream.dst}" + ("" if stream.via == "direct" else f" ({stream.via})"),
             f"0x{stream.ssrc:08X}",

@@ -45,7 +45,8 @@ def call_sample(sample: CallSample, tags: Mapping[str, str], conn: str = "unknow
     """One `call` point (a 10-s window or the stream's end) from the call tracker's sample.
 
     The tracker's figures map to the schema's names (jitter_max_ms -> max_jitter_ms, call -> call_key); the
-    schema's reordered, duplicates and discarded_pct are not in a CallSample and are left out (None). The
+    schema's reordered, duplicates and discarded_pct are not in a CallSample and are left out (None). mos_model
+    (g107, or g107.1 whose R runs to 129) and mos_note (why no MOS) say how to read r_factor and mos. The
     window's start (or the stream's last packet, for `end`) is the time. A poor window's `finding` adds the
     `cause` tag and its evidence as fields (gateway_jitter_ms, upload_use, ...)."""
     time_ns = round(sample.time_s * 1e9) + sample.ssrc % CALL_TIME_SPREAD_NS
@@ -58,6 +59,7 @@ def call_sample(sample: CallSample, tags: Mapping[str, str], conn: str = "unknow
             "packets": sample.packets, "lost": sample.lost, "loss_pct": sample.loss_pct,
             "jitter_ms": sample.jitter_ms, "max_jitter_ms": sample.jitter_max_ms, "rtt_ms": sample.rtt_ms,
             "r_factor": sample.r_factor, "mos": sample.mos, "call_key": sample.call,
+            "mos_model": sample.mos_model, "mos_note": sample.mos_note,
         },
         time_ns,
     )

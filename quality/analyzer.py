@@ -13,7 +13,7 @@ import socket
 import struct
 from typing import Final
 
-from homeshore.quality import demux, rtcp, sip
+from homeshore.quality import demux, repair, rtcp, sip
 from homeshore.quality.decode import format_address, tcp_segment, udp_datagram
 from homeshore.quality.jitterbuffer import parse_spec
 from homeshore.quality.results import FarEndReport, StreamResult
@@ -66,6 +66,9 @@ class Analyzer:
         self.streams: dict[tuple, RtpStream] = {}
         self._by_ssrc: dict[int, list[RtpStream]] = {}
         self._bindings: dict[tuple[bytes, int], dict] = {}  # (address, port) from SDP -> rtpmap
+        self._fmtp: dict[tuple[bytes, int], dict[int, str]] = {}  # (address, port) from SDP -> a=fmtp by pt
+        self._repair_ssrcs: dict[int, str] = {}  # SSRC -> rtx or fec, from SDP a=ssrc-group (repair.py)
+        self._plain_rtp: dict[tuple[bytes, int], bool] = {}  # (address, port) from SDP -> RTP/AVP(F), not SRTP
         self._far_end: dict[int, _FarEnd] = {}
         self.packets_read = 0
         self.udp_datagrams = 0
@@ -202,6 +205,9 @@ class Analyzer:
         src, sport, dst, dport, _channel = flow
         signalled = self._bindings.get((dst, dport)) or self._bindings.get((src, sport))
         stream = RtpStream(ssrc, flow, time_s, signalled, self.window_s, self.on_window, self.jitter_buffer_ms)
+        stream.fmtp = self._fmtp.get((dst, dport)) or self._fmtp.get((src, sport)) or {}
+        stream.repair_label = self._repair_ssrcs.get(ssrc)
+        stream.plain_rtp = self._plain_rtp.get((dst, dport), self._plain_rtp.get((src, sport)))
         stream.webrtc_flow = (src, sport, dst, dport) in self._ice_flows or (dst, dport, src, sport) in self._ice_flows
         if len(self.streams) > MAX_CANDIDATES:
             self._forget_unconfirmed()
@@ -269,6 +275,9 @@ class Analyzer:
         if message.method == "INVITE" and message.status_code is not None and 200 <= message.status_code < 300:
             self._check_fax_switch(time_s, message.call_key, message.sdp)
         for media in message.sdp.media:
+            if len(self._repair_ssrcs) >= MAX_CANDIDATES:
+                self._repair_ssrcs.clear()  # bounded, as every table SDP can grow
+            self._repair_ssrcs.update(repair.repair_ssrcs(media.ssrc_groups))
             if not media.port or media.address is None or "RTP" not in media.protocol.upper():
                 continue  # rejected streams, and T.38 (m=image udptl) after a fax re-INVITE
             try:
@@ -276,10 +285,14 @@ class Analyzer:
             except OSError:
                 continue
             rtpmap = dict(media.rtpmap)
+            fmtp = dict(media.fmtp)
             self._bindings[(address, media.port)] = rtpmap
+            self._fmtp[(address, media.port)] = fmtp
+            self._plain_rtp[(address, media.port)] = media.protocol.upper() in ("RTP/AVP", "RTP/AVPF")
             self.call_of_endpoint[(address, media.port)] = message.call_key
             if not media.rtcp_mux:
                 self._bindings[(address, media.port + 1)] = rtpmap
+                self._fmtp[(address, media.port + 1)] = fmtp
 
     def _check_fax_switch(self, time_s: float, call: str, sdp: SdpSession) -> None:
         """A 2xx answer that accepts T.38 (`m=image <port> udptl t38`) switches the call's audio to fax: its RTP
@@ -332,6 +345,8 @@ class Analyzer:
         for endpoint in [e for e, key in self.call_of_endpoint.items() if key == call_key]:
             del self.call_of_endpoint[endpoint]
             self._bindings.pop(endpoint, None)
+            self._fmtp.pop(endpoint, None)
+            self._plain_rtp.pop(endpoint, None)
 
     # --- output --------------------------------------------------------------------------------------------
     def finish(self) -> list[StreamResult]:
@@ -365,7 +380,7 @@ class Analyzer:
             problems.append(f"{tracker.resets} sequence resets")
         if stream.timestamp_jumps:
             problems.append(f"{stream.timestamp_jumps} timestamp discontinuities")
-        if stream.clock_hz is None:
+        if stream.clock_hz is None and not repair.is_repair(stream.codec):
             problems.append("clock rate unknown: no jitter")
         score = stream.score(loss)
         if score.mos is not None and score.mos < POOR_MOS and loss.discarded > loss.lost:
@@ -401,6 +416,8 @@ class Analyzer:
             far_end=stream.far_end,
             problems=tuple(problems),
             windows=tuple(stream.windows),
+            codec_mode_kbps=stream.codec_mode_kbps,
+            kind=stream.media_kind,
         )
 
 

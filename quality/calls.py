@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from homeshore.quality import scoring, sip
+from homeshore.quality import repair, scoring, sip
 from homeshore.quality.analyzer import WINDOW_S, Analyzer
 from homeshore.quality.results import StreamResult, WindowResult, rounded
 from homeshore.quality.stream import RtpStream
@@ -52,6 +52,7 @@ class CallSample:
     mos: float | None
     clock_hz: int | None  # the codec's RTP clock (from SDP, the static table, or inferred)
     mos_model: str | None = None  # "g107" or "g107.1" (wideband codecs): which E-model scored r_factor and mos
+    mos_note: str | None = None  # why mos is None although a model applies ("AMR-WB mode unknown ...")
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ class CallTracker:
         by_call: dict[str, list[DirectionView]] = {}
         for stream in self._call_streams():
             leg = self._leg(stream)
-            by_call.setdefault(leg.call, []).append(self._view(leg))
+            if not repair.is_repair(stream.codec):
+                by_call.setdefault(leg.call, []).append(self._view(leg))
         return [
             CallView(call, self._started.get(call, 0.0), tuple(sorted(views, key=lambda v: v.direction)))
             for call, views in sorted(by_call.items(), key=lambda item: self._started.get(item[0], 0.0))
@@ -188,6 +190,8 @@ class CallTracker:
 
     # --- samples ---------------------------------------------------------------------------------------------
     def _on_window(self, stream: RtpStream, window: WindowResult) -> None:
+        if repair.is_repair(stream.codec):
+            return  # retransmissions and FEC: not the voice, so never a window of the call (repair.py)
         leg = self._leg(stream)
         sample = self._window_sample(leg, window)
         leg.trend.append(sample.mos)
@@ -202,7 +206,7 @@ class CallTracker:
             WINDOW, window.start_s, leg.call, leg.direction, FROM_CAPTURE, stream.ssrc, stream.codec, window.packets,
             window.loss.lost, lost_total, round(window.loss.loss_pct, 3), rounded(window.jitter_ms),
             rounded(window.jitter_max_ms), self._rtt_ms(leg.call), window.score.r_factor, window.score.mos,
-            stream.clock_hz, window.score.mos_model,
+            stream.clock_hz, window.score.mos_model, window.score.mos_note,
         )
 
     def _rtcp_sample(self, leg: _Leg, phase: str, time_s: float, packets: int) -> CallSample:
@@ -220,7 +224,7 @@ class CallTracker:
         return CallSample(
             phase, time_s, leg.call, OUTBOUND, FROM_RTCP, stream.ssrc, stream.codec, packets, lost,
             far_end.cumulative_lost, far_end.fraction_lost_pct, rounded(far_end.jitter_ms), None, rtt_ms,
-            score.r_factor, score.mos, stream.clock_hz, score.mos_model,
+            score.r_factor, score.mos, stream.clock_hz, score.mos_model, score.mos_note,
         )
 
     def _end_sample(self, leg: _Leg, result: StreamResult) -> CallSample:
@@ -230,7 +234,7 @@ class CallTracker:
             END, result.last_time_s, leg.call, leg.direction, FROM_CAPTURE, result.ssrc, result.codec, result.packets,
             result.loss.lost, result.loss.lost, round(result.loss.loss_pct, 3), rounded(result.jitter_last_ms),
             rounded(result.jitter_max_ms), self._rtt_ms(leg.call), result.score.r_factor, result.score.mos,
-            result.clock_hz, result.score.mos_model,
+            result.clock_hz, result.score.mos_model, result.score.mos_note,
         )
 
     def _rtt_ms(self, call: str) -> float | None:
@@ -268,7 +272,7 @@ class CallTracker:
                 continue
             result = self.analyzer.remove(stream)
             del self._legs[id(stream)]
-            if result is not None:
+            if result is not None and not repair.is_repair(result.codec):
                 samples.append(self._end_sample(leg, result))
                 ended_s = max(ended_s, result.last_time_s)
         self.analyzer.forget_call(call)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from homeshore.quality import repair
+
 DYNAMIC_PT_MIN: Final = 96
 # RFC 5761 §4: with RTP and RTCP on one port, dynamic payload types may also come from 35-63; Chrome puts
 # red/48000/2 (RFC 2198 redundant Opus, which keeps the primary's timestamps) at 63.
@@ -24,9 +26,9 @@ VIDEO_CLOCK_HZ: Final = 90000
 VIDEO: Final = "video"
 
 # Why a stream gets no MOS although its codec is known (shown among its problems; never a default score).
-UNSCORED: Final = {
-    "opus": "no MOS: no published E-model impairment for Opus at this bitrate",
+UNSCORED: Final = {  # (Opus is scored where published values apply: emodel_wb says why when not, mos_note)
     VIDEO: "video: not scored as voice",
+    **repair.UNSCORED,  # retransmission, FEC and redundancy streams (repair.py)
 }
 
 

@@ -58,6 +58,24 @@ _AMR_WB_IE_DIOTIC: Final[dict[int, float]] = {2385: 10.0, 2305: 8.0, 1585: 17.0,
 # Bpl,WB is published for three modes, diotic listening and random loss only; none for monotic listening.
 _AMR_WB_BPL_DIOTIC: Final[dict[int, float]] = {2385: 4.9, 2305: 4.6, 1265: 4.3}
 
+# Opus: no ITU-T table. Alahmadi, Pocta and Melvin derived Ie,wb and Bpl for Opus on the G.107.1 scale from
+# instrumental quality estimates of Opus-coded speech (ACM Trans. Multimedia Comput. Commun. Appl. 17(4), article
+# 133, 2021, doi:10.1145/3458751); the values are as the first author publishes them beside the paper
+# (github.com/mohaoahmadi/Opus_Codec_Quality_Evaluation, Opus_emodel.js, its "wb" table, commit 14d46e2, MIT),
+# the paper's own table not seen. Only the wideband rows are used: Opus in wideband at 11-13 kbit/s VBR and 12-15
+# kbit/s CBR. Their 14-40 kbit/s rows are super-wideband, for the G.107.2 scale (R up to 148), not this one, so a
+# browser's usual 32 kbit/s fullband Opus stays unscored. Bpl is their random-loss value, used with BurstR in
+# clause 7.5's formula. Key: the target bitrate in kbit/s; value: (Ie,wb, Bpl).
+_OPUS_SOURCE: Final = ("Alahmadi, Pocta, Melvin 2021 (ACM TOMM 17(4):133, doi:10.1145/3458751), Opus wideband "
+                       "Ie,wb and Bpl as published in Opus_emodel.js")
+_OPUS_WB_VBR: Final[dict[int, tuple[float, float]]] = {
+    11: (28.41322299, 23.93979569), 12: (23.29505705, 22.2151863), 13: (19.958882, 19.49608704),
+}  # fmt: skip
+_OPUS_WB_CBR: Final[dict[int, tuple[float, float]]] = {
+    12: (29.76435108, 24.80947978), 13: (26.16108167, 23.0047189), 14: (20.77194577, 17.5623101),
+    15: (18.06274989, 18.73740804),
+}  # fmt: skip
+
 # Codec names (as `codecs.canonical_codec` writes them) scored on this model rather than on G.107.
 WIDEBAND_CODECS: Final = frozenset({"G722", "AMR-WB", "opus"})
 
@@ -113,6 +131,8 @@ def score_wb(
     mode_kbps: float | None = None,
     bitrate_kbps: float | None = None,
     diotic: bool = False,
+    bitrate_max_kbps: float | None = None,
+    constant_bitrate: bool = False,
 ) -> WidebandScore:
     """G.107.1 listening-quality score of one wideband stream.
 
@@ -120,14 +140,15 @@ def score_wb(
     loss_pct: packet loss in percent as the decoder sees it (late discards included).
     burst_r: G.107 BurstR (1 = random loss).
     mode_kbps: the AMR-WB mode, when known (SDP mode-set of one mode, or the payload's frame type).
-    bitrate_kbps: the codec bitrate estimated from payload sizes (see `payload_bitrate`), named in the reason.
+    bitrate_kbps: the codec bitrate estimated from payload sizes (see `payload_bitrate`): Opus's Ie,wb depends
+        on it; with bitrate_max_kbps, the bitrate lies between the two (an SRTP tag of unknown length).
     diotic: both ears (G.113 Table IV.3/IV.4) instead of one (Table IV.1).
+    constant_bitrate: Opus sent at a constant bitrate (every payload the same size): the CBR values apply.
     """
     if codec == "AMR-WB":
         return _score_amr_wb(loss_pct, burst_r, mode_kbps, diotic)
     if codec == "opus":
-        at = "" if bitrate_kbps is None else f" at {bitrate_kbps:.0f} kbit/s"
-        return _unscored(codec, f"no published Ie,wb for Opus{at}")
+        return _score_opus(loss_pct, burst_r, bitrate_kbps, bitrate_max_kbps, constant_bitrate)
     if codec == "G722":
         return _unscored(codec, "no Ie,wb for G.722 transcribed from G.113 Appendix IV yet")
     return _unscored(codec, f"{codec} is not a wideband codec")
@@ -153,3 +174,26 @@ def _score_amr_wb(loss_pct: float, burst_r: float, mode_kbps: float | None, diot
         eff = ie
     r = r_wb(eff)
     return WidebandScore(codec=codec, r_factor=r, mos=r_wb_to_mos(r), ie_eff_wb=eff, reason=None, source=source)
+
+
+def _score_opus(loss_pct: float, burst_r: float, bitrate_kbps: float | None, bitrate_max_kbps: float | None,
+                constant_bitrate: bool) -> WidebandScore:
+    codec = "opus"
+    if bitrate_kbps is None:
+        return _unscored(codec, "no published Ie,wb for Opus at an unknown bitrate")
+    mode = "CBR" if constant_bitrate else "VBR"
+    table = _OPUS_WB_CBR if constant_bitrate else _OPUS_WB_VBR
+    low, high = round(bitrate_kbps), round(bitrate_max_kbps if bitrate_max_kbps is not None else bitrate_kbps)
+    if not any(low <= published <= high for published in table):
+        at = f"{low}" if low == high else f"{low}-{high}"
+        return _unscored(codec, f"no published Ie,wb for Opus at {at} kbit/s {mode} "
+                                "(wideband values: 11-13 kbit/s VBR, 12-15 kbit/s CBR)")
+    if low != high:
+        return _unscored(codec, f"Opus at {low}-{high} kbit/s: the SRTP tag's length is not in the headers, and "
+                                "Ie,wb depends on the bitrate")
+    row = table[low]
+    ie, bpl = row
+    eff = ie_eff(ie, bpl, loss_pct, burst_r)
+    r = r_wb(eff)
+    return WidebandScore(codec=codec, r_factor=r, mos=r_wb_to_mos(r), ie_eff_wb=eff, reason=None,
+                         source=f"{_OPUS_SOURCE} ({mode})")

@@ -71,6 +71,8 @@ def stream_dict(stream: StreamResult, *, windows: bool = False) -> dict:
         "clock_hz": stream.clock_hz,
         "clock_source": stream.clock_source,
         "codec_source": stream.codec_source,
+        "codec_mode_kbps": stream.codec_mode_kbps,
+        "kind": stream.kind,
         "first_time_s": stream.first_time_s,
         "last_time_s": stream.last_time_s,
         "packets": stream.packets,
@@ -141,4 +143,5 @@ def sample_dict(sample: CallSample) -> dict:
         "r_factor": sample.r_factor,
         "mos": sample.mos,
         "mos_model": sample.mos_model,
+        "mos_note": sample.mos_note,
     }

@@ -45,3 +45,18 @@ def codec_bitrate_kbps(payload_bytes: Sequence[int], durations_ms: Sequence[floa
         raise ValueError("every packet duration must be > 0 ms")
     bits = 8 * (sum(payload_bytes) - auth_tag_bytes * len(payload_bytes))
     return bits / sum(durations_ms)
+
+
+def consecutive_bitrate_kbps(packets: Sequence[tuple[int, int, int]], clock_hz: int, auth_tag_bytes: int = 0
+                             ) -> float | None:
+    """Codec bitrate from (sequence, timestamp, payload bytes) in arrival order: each packet that follows the one
+    before it by one sequence number carries the audio between their timestamps. So a loss never counts a lost
+    packet's audio without its bytes, and Opus DTX (one packet per 400 ms in silence) counts its long frames.
+    None when no such pair is there."""
+    sizes, durations_ms = [], []
+    for (seq_a, ts_a, _), (seq_b, ts_b, size_b) in zip(packets, packets[1:]):
+        step = (ts_b - ts_a) & 0xFFFFFFFF
+        if (seq_b - seq_a) & 0xFFFF == 1 and 0 < step < 0x80000000 and size_b >= auth_tag_bytes:
+            sizes.append(size_b)
+            durations_ms.append(1000.0 * step / clock_hz)
+    return codec_bitrate_kbps(sizes, durations_ms, auth_tag_bytes) if sizes else None

@@ -96,6 +96,8 @@ class StreamResult:
     far_end: FarEndReport | None
     problems: tuple[str, ...]
     windows: tuple[WindowResult, ...] = field(default=())
+    codec_mode_kbps: float | None = None  # AMR-WB: the mode its Ie,wb is taken for (amr_wb.py); else None
+    kind: str = "unknown"  # "audio" or "video" (what an rtx, fec or red stream carries too); "unknown" clock
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,10 @@ class SdpMedia:
     rtcp_mux: bool  # a=rtcp-mux (RFC 5761 §5.1.1)
     direction: str  # sendrecv | sendonly | recvonly | inactive, media level over session level
     ptime_ms: float | None  # a=ptime, media level over session level
+    # pt -> format parameters as written (a=fmtp, RFC 4566 §6: "mode-set=2; octet-align=1", "apt=111")
+    fmtp: Mapping[int, str] = field(default_factory=lambda: types.MappingProxyType({}), hash=False)
+    # a=ssrc-group:<semantics> <ssrc> ... (RFC 5576 §4.2), e.g. ("FID", (media SSRC, its RTX SSRC))
+    ssrc_groups: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class _Section:
         self.rtcp_mux = False
         self.direction: str | None = None
         self.ptime_ms: float | None = None
+        self.fmtp: dict[int, str] = {}
+        self.ssrc_groups: list[tuple[str, tuple[int, ...]]] = []
 
 
 def parse_sdp(text: bytes | str) -> SdpSession | None:
@@ -101,6 +107,8 @@ def parse_sdp(text: bytes | str) -> SdpSession | None:
                 rtcp_mux=s.rtcp_mux,
                 direction=s.direction or session_direction,
                 ptime_ms=s.ptime_ms if s.ptime_ms is not None else session_ptime_ms,
+                fmtp=types.MappingProxyType(s.fmtp),
+                ssrc_groups=tuple(s.ssrc_groups),
             )
             for s in sections
         )
@@ -135,6 +143,17 @@ def _apply_media_attribute(section: _Section, name: str, value: str) -> None:
         entry = _parse_rtpmap(value)
         if entry is not None:
             section.rtpmap[entry[0]] = entry[1]
+    elif name == "fmtp":
+        # RFC 4566 §6: a=fmtp:<format> <format specific parameters>
+        pt_text, _, parameters = value.strip().partition(" ")
+        pt = _uint(pt_text, 127)
+        if pt is not None and parameters.strip():
+            section.fmtp[pt] = parameters.strip()[:512]  # bounded: a parameter string is a line, not a document
+    elif name == "ssrc-group":
+        parts = value.split()
+        ssrcs = tuple(ssrc for ssrc in (_uint(text, 0xFFFFFFFF) for text in parts[1:17]) if ssrc is not None)
+        if len(ssrcs) >= 2 and len(section.ssrc_groups) < 64:  # bounded, as every list an SDP can grow
+            section.ssrc_groups.append((parts[0], ssrcs))
     elif name == "rtcp-mux":
         section.rtcp_mux = True
     elif name in DIRECTIONS:

@@ -14,7 +14,7 @@ from typing import Final
 from collections import Counter
 from statistics import median
 
-from homeshore.quality import bursts, emodel, emodel_wb, scoring
+from homeshore.quality import amr_wb, bursts, emodel, emodel_wb, payload_bitrate, repair, scoring
 from homeshore.quality.clock import infer_clock_hz, timeline
 from homeshore.quality.codec_inference import infer_codec, unscored_reason
 from homeshore.quality.codecs import (
@@ -100,6 +100,13 @@ class RtpStream:
         "on_window",
         "jitter_buffer_ms",
         "fax_since_s",
+        "fmtp",
+        "codec_mode_kbps",
+        "repair_label",
+        "media_kind",
+        "plain_rtp",
+        "codec_bitrate_kbps",
+        "constant_bitrate",
     )
 
     def __init__(self, ssrc: int, flow, start_s: float, signalled: dict | None, window_s: float, on_window=None,
@@ -146,6 +153,13 @@ class RtpStream:
         self.on_window = on_window
         self.jitter_buffer_ms = jitter_buffer_ms  # None: adaptive playout; else a fixed depth
         self.fax_since_s: float | None = None  # while set (Unix time of a switch to T.38), a gap is no loss
+        self.fmtp: dict[int, str] = {}  # SDP a=fmtp for this flow: pt -> parameters (set by the analyzer)
+        self.codec_mode_kbps: float | None = None  # AMR-WB: the mode sent (payload sizes) or signalled (mode-set)
+        self.repair_label: str | None = None  # rtx or fec when SDP's a=ssrc-group names this SSRC (the analyzer)
+        self.media_kind = "unknown"  # "audio" or "video", from the clock rate (RFC 3551 §5: video is 90 kHz)
+        self.plain_rtp: bool | None = None  # SDP: RTP/AVP(F) True, an SRTP profile False; no SDP: None
+        self.codec_bitrate_kbps: tuple[float, float] | None = None  # Opus: (lowest, highest), see _opus_bitrate
+        self.constant_bitrate = False  # Opus: every payload of probation the same size (CBR)
 
     # --- arrival -------------------------------------------------------------------------------------------
     def add(self, arrival_s: float, marker: bool, payload_type: int, sequence: int, timestamp: int, size: int,
@@ -210,7 +224,8 @@ class RtpStream:
         event_pts = {pt for pt, fmt in signalled.items() if is_event_codec(fmt[0])}
         cn_pts = set(COMFORT_NOISE_PAYLOAD_TYPES) | {pt for pt, fmt in signalled.items() if is_comfort_noise_codec(fmt[0])}
         media = [p for p in pending if p[5] != PADDING]
-        if not media:
+        padding_only = not media
+        if padding_only:
             self.problems.append("padding only (bandwidth probes): no audio")
             media = pending
         counts = Counter(p[2] for p in media if p[2] not in event_pts and p[2] not in cn_pts)
@@ -260,14 +275,46 @@ class RtpStream:
             guessed = infer_codec(main_pt, self.clock_hz, self.nominal_ts_step, self.webrtc_flow)
             if guessed is not None:
                 self.codec, self.codec_source = guessed, "inferred"
+        self._label_repair(source, padding_only)
+        if self.clock_hz:
+            self.media_kind = "video" if self.clock_hz == VIDEO_CLOCK_HZ else "audio"
+        if self.codec == "AMR-WB":
+            # What was sent (the payload sizes of probation) over what was allowed (a mode-set of one).
+            self.codec_mode_kbps = amr_wb.dominant_mode([p[5] for p in main_packets]) or amr_wb.mode_from_fmtp(
+                self.fmtp.get(main_pt, ""))
+        if self.codec == "opus" and self.clock_hz:
+            self._opus_bitrate(main_packets, self.clock_hz)
         unscored = unscored_reason(self.codec)
         if unscored is not None:
             self.problems.append(unscored)
-        if self.clock_hz:
+        if self.clock_hz and not repair.is_repair(self.codec):  # a repair stream's timestamps are not its own
             self.jitter = JitterMeter(self.clock_hz)
             self.jitter_buffer = make_jitter_buffer(self.jitter_buffer_ms, self.clock_hz)
             audio = self.clock_hz < VIDEO_CLOCK_HZ and self.nominal_ts_step
             self._silence_ts_step = SILENCE_TS_STEPS * self.nominal_ts_step if audio else 0x7FFFFFFF
+
+    def _opus_bitrate(self, packets: list[Packet], clock_hz: int) -> None:
+        """Opus's bitrate from the payload sizes of probation (payload_bitrate.py). Under SRTP the payload ends in
+        an authentication tag whose length the headers do not say: 4 or 10 bytes (RFC 5764 §4.1.2) or 16 (AEAD,
+        RFC 7714) on a WebRTC flow, none on plain RTP; so the bitrate is a range, (tag 16, tag 0 or 4)."""
+        media = [(p[3], p[4], p[5]) for p in packets if p[5] != PADDING]
+        tags = (0, 0) if self.plain_rtp else (16, 4) if self.plain_rtp is False or self.webrtc_flow else (16, 0)
+        low = payload_bitrate.consecutive_bitrate_kbps(media, clock_hz, tags[0])
+        high = payload_bitrate.consecutive_bitrate_kbps(media, clock_hz, tags[1])
+        if low is not None and high is not None:
+            self.codec_bitrate_kbps = (low, high)
+            self.constant_bitrate = len({size for _seq, _ts, size in media}) == 1
+
+    def _label_repair(self, source: str, padding_only: bool) -> None:
+        """rtx, fec or red (repair.py): by its SDP encoding name, by an SDP a=ssrc-group naming this SSRC, or, with
+        no signalling, a padding-only stream on a WebRTC flow (a bandwidth probe on the sender's RTX SSRC)."""
+        label = repair.label_of_encoding(self.codec) if source == "sdp" else None
+        if label is None and self.repair_label is not None:
+            label, source = self.repair_label, "sdp"
+        if label is None and source == "unknown" and padding_only and self.webrtc_flow:
+            label, source = repair.RTX, "inferred"
+        if label is not None:
+            self.codec, self.codec_source = label, source
 
     # --- accounting ----------------------------------------------------------------------------------------
     def _account(self, arrival: float, marker: bool, payload_type: int, seq: int, timestamp: int, size: int) -> None:
@@ -436,7 +483,9 @@ class RtpStream:
         buffer_ms = self.jitter_buffer.current_delay_ms if self.jitter_buffer else 0.0
         delay_ms = emodel.mouth_to_ear_ms(self.far_end.rtt_ms if self.far_end is not None else None, buffer_ms,
                                           self.nominal_packet_ms)
-        return scoring.score(self.codec, loss.effective_loss_pct, burst_r=loss.burst_ratio, one_way_delay_ms=delay_ms)
+        return scoring.score(self.codec, loss.effective_loss_pct, burst_r=loss.burst_ratio, one_way_delay_ms=delay_ms,
+                             mode_kbps=self.codec_mode_kbps, bitrate_kbps=self.codec_bitrate_kbps,
+                             constant_bitrate=self.constant_bitrate)
 
 
 def loss_figures(loss_map: bytes, packet_ms: float) -> LossFigures:

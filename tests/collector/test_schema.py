@@ -78,6 +78,8 @@ REFUSED = [
     ("host", {"site": "x\\\\y"}, {"cpu_pct": 1}, 1, "backslash"),
     ("host", {}, {"cpu_pct": "high"}, 1, "must be a number"),
     ("call", {}, {"call_key": 12}, 1, "is a string field"),
+    ("call", {}, {"mos_model": 107.1}, 1, "is a string field"),  # "g107.1", never a number
+    ("call", {"mos_model": "g107.1"}, {"packets": 1}, 1, "tag 'mos_model'"),  # follows the codec: a field
     ("readiness", {}, {"verdict": "PASS\r\nX"}, 1, "line break"),
     ("host", {}, {"cpu_pct": math.nan}, 1, "NaN or infinity"),
     ("host", {}, {"cpu_pct": -math.inf}, 1, "NaN or infinity"),

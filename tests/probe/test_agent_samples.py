@@ -62,6 +62,19 @@ def test_a_call_window_maps_to_the_schema_names_with_the_call_key_as_a_string_fi
     assert sample.time_ns == 1_700_000_010 * 10**9 + 0x1234ABCD % CALL_TIME_SPREAD_NS
 
 
+@pytest.mark.parametrize("codec, model, note, r, mos", [
+    ("AMR-WB", "g107.1", None, 121.0, 4.42),  # AMR-WB 23.85 kbit/s: R on G.107.1's 0-129 scale
+    ("AMR-WB", "g107.1", "AMR-WB mode unknown (Ie,wb depends on it)", None, None),
+    ("PCMA", "g107", None, 93.21, 4.41),
+])
+def test_a_call_window_says_which_e_model_scored_it_and_why_there_is_no_mos(codec, model, note, r, mos) -> None:
+    sample = call_sample(_call(codec=codec, r_factor=r, mos=mos, mos_model=model, mos_note=note), TAGS)
+    expected = {"r_factor": r, "mos": mos, "mos_model": model, "mos_note": note}
+    assert {k: sample.fields.get(k) for k in expected} == expected
+    assert f'mos_model="{model}"' in to_line_protocol(sample)  # a string field, never a tag
+    assert "mos_model" not in sample.tags and from_line_protocol(to_line_protocol(sample)) == sample
+
+
 def test_two_streams_windowed_on_the_same_grid_point_do_not_overwrite_each_other() -> None:
     one = call_sample(_call(ssrc=1001), TAGS)
     other = call_sample(_call(ssrc=2002), TAGS)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from homeshore.quality.payload_bitrate import auth_tag_bytes, codec_bitrate_kbps
+from homeshore.quality.payload_bitrate import auth_tag_bytes, codec_bitrate_kbps, consecutive_bitrate_kbps
 from tests.conftest import PCAPS, require_tool
 
 
@@ -79,3 +79,14 @@ def test_bad_input_is_refused(sizes, durations, tag, message):
 def test_unknown_crypto_suite_is_refused():
     with pytest.raises(ValueError, match="unknown SRTP crypto suite 'F8_128_HMAC_SHA1_80'"):
         auth_tag_bytes("F8_128_HMAC_SHA1_80")
+
+
+def test_consecutive_bitrate_counts_only_packets_that_follow_their_predecessor():
+    # (seq, ts, bytes) at 48 kHz: 960 = 20 ms. Seq 3 is lost, so packet 4's 60 bytes are not counted against the
+    # 40 ms since packet 2; seq 6 is Opus DTX, one packet 400 ms (19200) after seq 5. Counted: 2 (50 B / 20 ms),
+    # 5 (40 B / 20 ms), 6 (10 B / 400 ms): 8 * 100 bits / 440 ms = 20/11 kbit/s.
+    packets = [(1, 0, 30), (2, 960, 50), (4, 2880, 60), (5, 3840, 40), (6, 23040, 10)]
+    assert consecutive_bitrate_kbps(packets, 48000) == pytest.approx(800 / 440)
+    # A 4-byte tag comes off each counted packet: 8 * (100 - 12) / 440.
+    assert consecutive_bitrate_kbps(packets, 48000, 4) == pytest.approx(704 / 440)
+    assert consecutive_bitrate_kbps([(1, 0, 30), (3, 1920, 30)], 48000) is None  # no consecutive pair

@@ -60,7 +60,10 @@ def test_g711_stays_on_the_narrowband_model():
     [
         # One SIP call per codec (../shared/pcaps/README.md): G.722 on static PT 9, Opus on PT 111 from the SDP.
         ("rtppcap_sip-rtp-g722.pcap", "G722", "no Ie,wb for G.722 transcribed from G.113 Appendix IV yet"),
-        ("rtppcap_sip-rtp-opus.pcap", "opus", "no published Ie,wb for Opus"),
+        # Opus at 53 kbit/s over its first 32 packets (tshark's UDP lengths, test_opus_wb.py): fullband, beyond
+        # the published wideband rows.
+        ("rtppcap_sip-rtp-opus.pcap", "opus",
+         "no published Ie,wb for Opus at 53 kbit/s VBR (wideband values: 11-13 kbit/s VBR, 12-15 kbit/s CBR)"),
     ],
 )
 def test_real_wideband_calls_have_no_default_mos_and_the_table_says_why(name, codec, note):
