@@ -40,6 +40,9 @@ from homeshore.quality.sequence import (
 )
 
 PROBATION_PACKETS: Final = 32  # enough timestamp steps to infer a clock rate
+# ... over enough time: arrival jitter of +-10 ms over 32 10-ms packets (0.31 s) moves the fitted rate by a few
+# per cent, past the snap (clock.py). 20-ms packets span 0.62 s in 32, so only shorter packets wait longer.
+PROBATION_MIN_S: Final = 0.6
 MAX_PROBATION_PACKETS: Final = 256  # probation ends here however many of them were padding
 CONFIRM_PACKETS: Final = 4  # consistent packets before an unsignalled flow counts as RTP
 SILENCE_TS_STEPS: Final = 4  # a timestamp jump of more than this many packet steps with the next sequence number: silence
@@ -204,7 +207,8 @@ class RtpStream:
                     if pending.pop(0)[5] == PADDING:
                         self._probation_padding -= 1
                     self.packets -= 1
-            if self.confirmed and (len(pending) - self._probation_padding >= PROBATION_PACKETS
+            if self.confirmed and ((len(pending) - self._probation_padding >= PROBATION_PACKETS
+                                    and pending[-1][0] - pending[0][0] >= PROBATION_MIN_S)
                                    or len(pending) >= MAX_PROBATION_PACKETS):
                 self._settle()  # (padding says nothing of the clock: probation counts media packets)
             return
