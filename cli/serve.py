@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
+from pathlib import Path
 
 import click
 
@@ -66,8 +67,10 @@ def _counter_line(name: str, counters) -> str:
 @click.option("--test-length", "test_length_text", default="10", show_default=True, metavar="S",
               help="Seconds per download and upload phase that speedtest-cli is told to run.")
 @state_dir_option
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.toml",
+              help="Readiness policy ([policy] table) the browser checks are judged by, as `check --policy`.")
 def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_text: str,
-          state_dir_text: str | None) -> None:
+          state_dir_text: str | None, policy_file: Path | None) -> None:
     """Run the speed-test HTTP endpoints, the candidate links and the UDP reflector until SIGTERM or Ctrl-C."""
     bind = _bind_address(bind_text)
     http_port = _port("--http-port", http_port_text)
@@ -76,10 +79,12 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
         raise UsageProblem(f"--test-length must be whole seconds from 1 to {MAX_TEST_LENGTH_S}, "
                            f"not {test_length_text!r}")
     state_dir = server_state_dir(state_dir_text)
+    policy, origin = _policy(policy_file)
 
     try:
         for name in _EXTRA_MODULES:
             __import__(name)
+        from homeshore.server.browser_check_http import BrowserCheckHttp
         from homeshore.server.serve import ListenError, listen, serve as run_server
     except ImportError as error:
         if (error.name or "").partition(".")[0] in _EXTRA_MODULES:
@@ -98,9 +103,24 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
                    f"UDP reflector on {_where(bind, listening.udp_port)}")
 
     try:
-        counters = asyncio.run(run_server(listening, invites, test_length_s=int(test_length_text), on_started=started))
+        checks = BrowserCheckHttp(invites, state_dir, policy=policy, policy_origin=origin)
+        counters = asyncio.run(run_server(listening, invites, test_length_s=int(test_length_text), checks=checks,
+                                          on_started=started))
     finally:
         listening.close()
     click.echo(_counter_line("homeshore serve: HTTP", counters.http))
     click.echo(_counter_line("homeshore serve: UDP reflector", counters.reflector))
     click.echo(_counter_line("homeshore serve: candidate links", counters.links))
+    click.echo(_counter_line("homeshore serve: browser checks", counters.checks))
+
+
+def _policy(policy_file: Path | None):
+    """The readiness policy and its origin, read as `homeshore check` reads them; one line, exit 2, if bad."""
+    from homeshore.planning.policy import PolicyError
+    from homeshore.planning.policy_file import load_policy, policy_origin
+    from homeshore.planning.readiness import DEFAULT_POLICY
+
+    try:
+        return (load_policy(policy_file) if policy_file is not None else DEFAULT_POLICY), policy_origin(policy_file)
+    except PolicyError as error:
+        raise UsageProblem(str(error)) from None

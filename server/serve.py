@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeshore.server import reflector, speed_http
+from homeshore.server.browser_check_http import BrowserCheckCounters, BrowserCheckHttp
 from homeshore.server.candidate_pages import CandidatePageCounters, CandidatePages
 from homeshore.server.invites import Invites
 from homeshore.server.reflector import ReflectorCounters
@@ -56,6 +57,7 @@ class ServeCounters:
     http: SpeedServerCounters
     reflector: ReflectorCounters
     links: CandidatePageCounters
+    checks: BrowserCheckCounters
 
 
 def listen(bind: str, http_port: int, udp_port: int) -> Listening:
@@ -73,10 +75,11 @@ def listen(bind: str, http_port: int, udp_port: int) -> Listening:
 
 
 async def serve(listening: Listening, invites: Invites, *, test_length_s: int = 10,
-                limits: SpeedServerLimits = SpeedServerLimits(),
+                limits: SpeedServerLimits = SpeedServerLimits(), checks: BrowserCheckHttp | None = None,
                 on_started: Callable[[], None] = lambda: None) -> ServeCounters:
     """Serve on the sockets of listen() until SIGTERM or SIGINT (a server asked to stop has done its job: both
-    are a clean stop), the candidate links judged by `invites`; on_started() is called once both sockets answer.
+    are a clean stop), the candidate links judged by `invites`, the browser checks run by `checks` (none without
+    it: a link's page then has nothing to start); on_started() is called once both sockets answer.
     Returns the final counters."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
@@ -85,13 +88,17 @@ async def serve(listening: Listening, invites: Invites, *, test_length_s: int = 
     try:
         pages = CandidatePages(invites)
         transport, protocol = await reflector.start_reflector(listening.udp)
+        routes = pages.routes() + (checks.routes() if checks is not None else [])
         http = await speed_http.start_speed_http(listening.http, udp_port=listening.udp_port, limits=limits,
-                                                 test_length_s=test_length_s, routes=pages.routes())
+                                                 test_length_s=test_length_s, routes=routes)
+        if checks is not None:
+            checks.speed_state = http.state  # the receipts its checks' speeds are counted in
         on_started()
         await stopping.wait()
         http_counters = await http.stop()
         transport.close()
-        return ServeCounters(http_counters, protocol.counters, pages.counters)
+        return ServeCounters(http_counters, protocol.counters, pages.counters,
+                             checks.counters if checks is not None else BrowserCheckCounters())
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

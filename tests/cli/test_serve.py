@@ -69,13 +69,15 @@ def test_serve_answers_http_and_udp_and_prints_its_counters_on_sigterm(tmp_path:
         stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == ExitStatus.OK
     assert stderr == ""
-    http_line, udp_line, links_line = stdout.splitlines()
+    http_line, udp_line, links_line, checks_line = stdout.splitlines()
     http = counters(http_line, "homeshore serve: HTTP")
     assert http["requests"] == 3 and http["connections"] == 3 and http["malformed"] == 0
     udp = counters(udp_line, "homeshore serve: UDP reflector")
     assert udp["replied"] == udp["received"] == result.sent
     assert counters(links_line, "homeshore serve: candidate links") == {"valid": 0, "forged": 0, "expired": 0,
                                                                          "used_up": 0}
+    assert counters(checks_line, "homeshore serve: browser checks") == {
+        "started": 0, "refused": 0, "busy": 0, "finished": 0, "bad_finish": 0, "store_errors": 0}
 
 
 def test_ctrl_c_is_a_clean_stop(tmp_path: Path) -> None:
@@ -84,7 +86,7 @@ def test_ctrl_c_is_a_clean_stop(tmp_path: Path) -> None:
     stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == ExitStatus.OK, stderr
     assert [line.split(":")[1].strip() for line in stdout.splitlines()] == ["HTTP", "UDP reflector",
-                                                                            "candidate links"]
+                                                                            "candidate links", "browser checks"]
 
 
 def _invite(state_dir: Path, base: str, *args: str) -> str:
@@ -138,7 +140,7 @@ def test_the_link_invite_prints_opens_on_serve_beside_the_speed_endpoints(tmp_pa
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == ExitStatus.OK and stderr == ""
-    http_line, _, links_line = stdout.splitlines()
+    http_line, _, links_line, _ = stdout.splitlines()
     assert counters(links_line, "homeshore serve: candidate links") == {"valid": 2, "forged": 1, "expired": 1,
                                                                          "used_up": 1}
     http = counters(http_line, "homeshore serve: HTTP")
@@ -167,12 +169,14 @@ def busy_ports():
     ("udp_port_text", "--udp-port must be a port number from 0 to 65535, not 'eighty'"),
     ("test_length", "--test-length must be whole seconds from 1 to 60, not '0'"),
     ("readable_secret", "can be read by other users (mode 0644)"),
+    ("bad_policy", "policy.toml:2: unknown key 'download_min' in [policy] (did you mean download_min_mbps?)"),
 ])
 def test_bad_options_are_one_line_and_exit_2(case: str, message: str, busy_ports, tmp_path: Path) -> None:
     tcp, udp = busy_ports
     invite_secret(tmp_path)
     if case == "readable_secret":
         (tmp_path / SECRET_FILE).chmod(0o644)
+    (tmp_path / "policy.toml").write_text("[policy]\ndownload_min = 10\n")
     args = {
         "tcp_in_use": ["--bind", "127.0.0.1", "--http-port", str(tcp), "--udp-port", "0"],
         "udp_in_use": ["--bind", "127.0.0.1", "--http-port", "0", "--udp-port", str(udp)],
@@ -182,6 +186,7 @@ def test_bad_options_are_one_line_and_exit_2(case: str, message: str, busy_ports
         "udp_port_text": ["--udp-port", "eighty"],
         "test_length": ["--test-length", "0"],
         "readable_secret": ["--bind", "127.0.0.1", "--http-port", "0", "--udp-port", "0"],
+        "bad_policy": ["--bind", "127.0.0.1", "--http-port", "0", "--policy", str(tmp_path / "policy.toml")],
     }[case]
     done = subprocess.run([str(CONSOLE_SCRIPT), "serve", "--state-dir", str(tmp_path), *args], capture_output=True, text=True, timeout=20)
     assert done.returncode == ExitStatus.CANNOT_MEASURE
