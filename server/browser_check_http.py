@@ -17,7 +17,6 @@ figures from `call_result` (the WebRTC peer's scored call; None: the call is not
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 import sqlite3
 import time
@@ -173,7 +172,3 @@ def _server_of(request: web.Request) -> str:
         return "http://unknown"
     host = sockname[0][7:] if sockname[0].startswith("::ffff:") and "." in sockname[0] else sockname[0]
     return f"http://[{host}]:{sockname[1]}" if ":" in host else f"http://{host}:{sockname[1]}"
-
-
-def counters_of(http: BrowserCheckHttp) -> BrowserCheckCounters:
-    return dataclasses.replace(http.counters)

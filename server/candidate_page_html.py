@@ -82,8 +82,7 @@ PAGES = {
         "it takes to answer when quiet and when busy, and a short test call. It takes under a minute; please "
         "close other downloads and video first.",
         "By pressing Start you agree to this test between this device and our server. We keep the results with "
-        "the reference the recruiter gave you; nothing else about you or your device is recorded.",
-        "Nothing has been measured yet.")),
+        "the reference the recruiter gave you; nothing else about you or your device is recorded.")),
 }
 
 
@@ -116,6 +115,7 @@ def page_html(status: InviteStatus, call_script: str | None = None) -> str:
 
 
 _CHECK_BODY = (
+    '<p id="not-yet">Nothing has been measured yet.</p>'
     '<p><button id="start" type="button">Start the check</button></p>'
     '<ol id="phases">'
     + "".join(f'<li data-phase="{name}">{html.escape(label)}<progress max="1" value="0"></progress>'

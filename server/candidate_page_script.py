@@ -186,6 +186,7 @@ function show(reply) {
 async function run() {
   var started = now();
   $("start").disabled = true;
+  $("not-yet").hidden = true;
   document.body.dataset.state = "running";
   var check = await post(base + "/start");
   var plan = check.plan, figures = connection();

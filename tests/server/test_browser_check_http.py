@@ -166,3 +166,26 @@ def test_an_expired_check_finishes_nothing(checks, clock) -> None:
     token = _links(checks, clock)[InviteStatus.VALID]
     _, (status, reply) = posts(checks, (f"/c/{token}/start", b""), (_finish, json.dumps(FIGURES).encode()))
     assert status == 400 and "expired" in reply["error"] and checks.counters.finished == 0
+
+
+def test_the_calls_figures_come_from_the_provider_and_are_judged(checks, clock) -> None:
+    """The WebRTC peer's scored call (server/webrtc_call.py, wired by the serve application) reaches the verdict
+    through call_result; here a provider that has one for exactly this check."""
+    from homeshore.server.browser_check_document import CallFigures
+
+    asked: list[str] = []
+    call = CallFigures(seconds=20, packets_sent=1000, packets_received=970, loss_pct=3.0, burst_loss_pct=1.0,
+                       rtt_ms=20.0, jitter_ms=4.0, r_factor=80.0, mos=3.9)
+
+    async def call_result(check_id: str) -> CallFigures | None:
+        asked.append(check_id)
+        return call
+
+    checks.call_result = call_result
+    token = _links(checks, clock)[InviteStatus.VALID]
+    started, (status, reply) = posts(checks, (f"/c/{token}/start", b""), (_finish, json.dumps(FIGURES).encode()))
+    assert status == 200 and asked == [started[1]["check_id"]]
+    assert reply["figures"]["jitter_ms"] == 4.0 and reply["figures"]["loss_pct"] == 3.0
+    assert not any("synthetic call" in text for text in reply["not_measured"])
+    loss = next(fix for fix in reply["fixes"] if fix["criterion"] == "Packet loss")
+    assert loss["status"] == "FAIL" and "3" in loss["advice"]  # 3 % against the policy's 1 %
