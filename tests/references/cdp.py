@@ -38,19 +38,18 @@ class CdpError(AssertionError):
     """The browser or the page did not do what was asked; str() says what."""
 
 
-class Browser:
-    """Headless Chromium on about:blank, its DevTools port read from its stderr; ended (its process group) on
-    exit. Page.open() then loads a page and waits for it, which a URL on the command line would not."""
+class Launched:
+    """A browser process started with `argv` in a session of its own, the port it listens on read from its stderr
+    (the first match of `listening`); ended (its process group) on exit."""
 
-    def __init__(self, chromium: str, profile: Path, *, width: int, height: int,
-                 argv_prefix: Sequence[str] = (), extra_flags: Sequence[str] = ()) -> None:
-        self.argv = [*argv_prefix, chromium, *FLAGS, *extra_flags, f"--user-data-dir={profile}",
-                     f"--window-size={width},{height}", "about:blank"]
+    def __init__(self, argv: Sequence[str], listening: re.Pattern[str]) -> None:
+        self.argv = list(argv)
+        self.listening = listening
         self.port: int | None = None
         self.stderr: list[str] = []
         self._process: subprocess.Popen | None = None
 
-    def __enter__(self) -> Browser:
+    def __enter__(self):
         self._process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                          start_new_session=True)
         found = threading.Event()
@@ -59,7 +58,7 @@ class Browser:
             assert self._process is not None and self._process.stderr is not None
             for line in self._process.stderr:
                 self.stderr.append(line)
-                match = _LISTENING.search(line)
+                match = self.listening.search(line)
                 if match and self.port is None:
                     self.port = int(match[1])
                     found.set()
@@ -68,7 +67,7 @@ class Browser:
         threading.Thread(target=read, daemon=True).start()
         if not found.wait(TIMEOUT_S) or self.port is None:
             self.__exit__()
-            raise CdpError("chromium printed no DevTools port:\n" + "".join(self.stderr[-20:]))
+            raise CdpError(f"{self.argv[0]} printed no port to drive it by:\n" + "".join(self.stderr[-20:]))
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -79,6 +78,16 @@ class Browser:
             except subprocess.TimeoutExpired:
                 os.killpg(self._process.pid, signal.SIGKILL)
                 self._process.wait()
+
+
+class Browser(Launched):
+    """Headless Chromium on about:blank, its DevTools port read from its stderr. Page.open() then loads a page and
+    waits for it, which a URL on the command line would not."""
+
+    def __init__(self, chromium: str, profile: Path, *, width: int, height: int,
+                 argv_prefix: Sequence[str] = (), extra_flags: Sequence[str] = ()) -> None:
+        super().__init__([*argv_prefix, chromium, *FLAGS, *extra_flags, f"--user-data-dir={profile}",
+                          f"--window-size={width},{height}", "about:blank"], _LISTENING)
 
 
 class Page:
