@@ -43,6 +43,10 @@ from homeshore.server.invites import Invites
 
 CallResult = Callable[[str], Awaitable[CallFigures | None]]
 _CHECK_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+# Both POSTs must say they carry JSON: a page of another site can send a form or plain text to us without
+# asking, but JSON only after a CORS preflight this server never answers, so no other site can spend a
+# candidate's use or finish a check (the Fetch standard's CORS-safelisted request headers).
+_NOT_JSON = "the request must carry Content-Type: application/json"
 _JSON_HEADERS = {key: value for key, value in HEADERS.items() if key != "Content-Security-Policy"}
 
 
@@ -52,7 +56,7 @@ class BrowserCheckCounters:
     refused: int = 0  # forged, expired or used-up links
     busy: int = 0  # a check already in progress on the link (409) or too many on the server (503)
     finished: int = 0
-    bad_finish: int = 0  # 400: malformed figures, an unknown or expired check
+    bad_finish: int = 0  # 400: malformed figures, an unknown or expired check, a request that is not JSON
     store_errors: int = 0  # a result that could not be kept (the candidate still sees the verdict)
 
 
@@ -77,6 +81,8 @@ class BrowserCheckHttp:
         setattr(self.counters, name, getattr(self.counters, name) + 1)
 
     async def start(self, request: web.Request) -> web.Response:
+        if request.content_type != "application/json":
+            return self._bad(_NOT_JSON)
         token = request.match_info["token"]
         now_s = time.monotonic()
         seen = await asyncio.to_thread(self.invites.check, token)
@@ -108,6 +114,8 @@ class BrowserCheckHttp:
         check_id = request.match_info["check_id"]
         if not _CHECK_ID.fullmatch(check_id):
             return self._bad("not a check id")
+        if request.content_type != "application/json":
+            return self._bad(_NOT_JSON)
         body = await request.content.read(MAX_BODY_BYTES + 1)
         try:
             figures = parse_figures(body)

@@ -55,10 +55,11 @@ async def _posts(checks, requests: list[tuple[str, bytes]]) -> list[tuple[int, d
     app.add_routes(checks.routes())
     async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
         replies = []
-        for path, body in requests:
+        for path, body, *kind in requests:
+            headers = {"Content-Type": kind[0] if kind else "application/json"}
             if callable(path):  # a path made from an earlier reply
                 path = path(replies)
-            async with client.post(path, data=body) as response:
+            async with client.post(path, data=body, headers=headers) as response:
                 replies.append((response.status, await response.json()))
         return replies
 
@@ -189,3 +190,15 @@ def test_the_calls_figures_come_from_the_provider_and_are_judged(checks, clock) 
     assert not any("synthetic call" in text for text in reply["not_measured"])
     loss = next(fix for fix in reply["fixes"] if fix["criterion"] == "Packet loss")
     assert loss["status"] == "FAIL" and "3" in loss["advice"]  # 3 % against the policy's 1 %
+
+
+@pytest.mark.parametrize("kind", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+def test_a_post_another_site_could_send_unasked_is_refused_and_takes_no_use(checks, clock, kind) -> None:
+    """A form or text POST needs no CORS preflight, so another site's page could send one: refused, no use."""
+    token = _links(checks, clock)[InviteStatus.VALID]
+    ((status, reply),) = posts(checks, (f"/c/{token}/start", b"", kind))
+    assert status == 400 and reply["error"] == "the request must carry Content-Type: application/json"
+    assert checks.invites.check(token).invite.uses_taken == 0 and len(checks.book) == 0
+    started, (status, reply) = posts(checks, (f"/c/{token}/start", b""),
+                                     (_finish, json.dumps(FIGURES).encode(), kind))
+    assert started[0] == 200 and status == 400 and len(checks.book) == 1 and checks.counters.finished == 0

@@ -133,7 +133,8 @@ def the_document(state_dir: Path) -> dict:
 
 def start_status(lab: netlab.Lab, token: str) -> int:
     """What `POST /c/{token}/start` answers from the home namespace."""
-    request = urllib.request.Request(f"http://{lab.b.ipv4}:{PORT}/c/{token}/start", data=b"", method="POST")
+    request = urllib.request.Request(f"http://{lab.b.ipv4}:{PORT}/c/{token}/start", data=b"{}", method="POST",
+                                     headers={"Content-Type": "application/json"})
 
     def post() -> int:
         try:

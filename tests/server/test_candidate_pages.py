@@ -180,3 +180,18 @@ def test_chromium_shows_the_page_styled_and_within_the_screen(pages, links, tmp_
     # Nothing runs off the right edge of a phone: the last 8 px columns are page background all the way down.
     assert set(image.colours(width - 8, 0, width, image.height)) == {WHITE}
     assert pages.invites.check(links[InviteStatus.VALID]).invite.uses_taken == 0
+
+
+def test_the_calls_script_when_given_comes_first_and_is_allowed_by_its_own_hash() -> None:
+    """server/call_script.py's CALL_JS (defining window.homeshoreCall) is a second script block, before the
+    page's own, so the page finds the call when Start is pressed; each is allowed by its SHA-256 and no more."""
+    from homeshore.server.candidate_page_html import page_html, page_policy
+    from homeshore.server.candidate_page_script import SCRIPT
+
+    call_js = "window.homeshoreCall = async function (url, options) { return null; };"
+    body = page_html(InviteStatus.VALID, call_js)
+    assert re.findall(r"<script>(.*?)</script>", body, re.S) == [call_js, SCRIPT]
+    digests = [base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() for text in (call_js, SCRIPT)]
+    assert f"script-src 'sha256-{digests[0]}' 'sha256-{digests[1]}';" in page_policy(InviteStatus.VALID, call_js)
+    assert "<script" not in page_html(InviteStatus.EXPIRED, call_js)
+    assert "script-src" not in page_policy(InviteStatus.EXPIRED, call_js)
