@@ -2,11 +2,12 @@
 
 It runs the speed-test HTTP server (server/speed_http.py), the candidate links `homeshore invite` prints (`GET
 /c/TOKEN` on the same port, judged against the invite secret and store in `--state-dir`, the same default as
-`invite`'s) and the UDP reflector (server/reflector.py) on one bind address and one event loop
+`invite`'s, and the browser checks they start, judged by `--policy` as `homeshore check` judges and kept in
+that directory's spool) and the UDP reflector (server/reflector.py) on one bind address and one event loop
 (server/serve.py), says in one line where each listens, and runs until SIGTERM or Ctrl-C; then it prints each
-one's counters on a line of its own (HTTP, UDP reflector, candidate links) and exits 0. A server asked to stop has done its job, so SIGINT and
-SIGTERM are both a clean stop (0), unlike Ctrl-C during a measurement (130, cli/status.py), which loses a
-result.
+one's counters on a line of its own (HTTP, UDP reflector, candidate links, browser checks) and exits 0. A server
+asked to stop has done its job, so SIGINT and SIGTERM are both a clean stop (0), unlike Ctrl-C during a
+measurement (130, cli/status.py), which loses a result.
 
 Options are checked before anything listens, and a port in use or an address that is not this machine's is
 reported as one line, exit 2 (UsageProblem), never a traceback. Port 0 means any free port; the line printed
