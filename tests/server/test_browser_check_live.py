@@ -1,8 +1,8 @@
 """The candidate's check in a real browser: headless Chromium (Debian's) in a "home" namespace (a) opens an
 invite link of `homeshore serve` running in a "server" namespace (b), across a veth pair shaped by tc tbf (the
 server's egress for the download, the home's for the upload). The test clicks Start and reads the page over the
-Chrome DevTools Protocol (tests/references/cdp.py), as a candidate would see it, at a phone's 390 px; the 8-Mbit/s
-case runs in Firefox ESR too (Debian's firefox-esr, driven over WebDriver BiDi: tests/references/bidi.py).
+Chrome DevTools Protocol (tests/references/cdp.py), as a candidate would see it, at a phone's 390 px; at 8 and
+20 Mbit/s; the 8-Mbit/s case runs in Firefox ESR too (Debian's firefox-esr, driven over WebDriver BiDi: tests/references/bidi.py).
 
 References, independent of homeshore: iperf3's receiver goodput on the same link (4 streams), the queue tbf is allowed to hold (a deep one
 must show as RTT under load), the spool read back as `homeshore candidates --json` reads it (the console
@@ -158,20 +158,20 @@ def run_check(tmp_path: Path, lab: netlab.Lab, reference: str, district: str,
     print(f"{browser}: download {m['download_goodput_mbps']} (browser {counts['download_mbps']}), upload "
           f"{m['upload_goodput_mbps']} (browser {counts['upload_mbps']}) Mbit/s; RTT idle {m['idle_rtt_ms']}, "
           f"loaded {m['loaded_rtt_download_ms']}/{m['loaded_rtt_upload_ms']} ms, grade {document['bufferbloat_grade']},"
-          f" {m['duration_s']} s, verdict {document['verdict']}")
+          f" {m['duration_s']} s, {m['bytes_used']} bytes, verdict {document['verdict']}")
     return shown, png, document
 
 
-@pytest.mark.parametrize("browser", ["chromium", "firefox-esr"])
-def test_at_8_mbits_speeds_match_iperf3_and_the_page_the_store_and_candidates_agree(tmp_path: Path,
-                                                                                     browser: str) -> None:
+@pytest.mark.parametrize("browser, rate_kbit", [("chromium", 8_000), ("firefox-esr", 8_000), ("chromium", 20_000)])
+def test_speeds_match_iperf3_and_the_page_the_store_and_candidates_agree(tmp_path: Path, browser: str,
+                                                                         rate_kbit: int) -> None:
     require_tool(browser)
     with netlab.Lab() as lab:
-        shape(lab, "download", 8_000, SHALLOW_MS)
-        shape(lab, "upload", 8_000, SHALLOW_MS)
+        shape(lab, "download", rate_kbit, SHALLOW_MS)
+        shape(lab, "upload", rate_kbit, SHALLOW_MS)
         reference = {direction: iperf3_mbps(lab, direction) for direction in ("download", "upload")}
         for mbps in reference.values():
-            check_reference(mbps, 8_000)
+            check_reference(mbps, rate_kbit)
         shown, png, document = run_check(tmp_path, lab, "R-2026/0016", "NG5", browser)
     m, counts = document["measurements"], document["browser"]
     print(f"iperf3 {reference}")
@@ -183,7 +183,7 @@ def test_at_8_mbits_speeds_match_iperf3_and_the_page_the_store_and_candidates_ag
     (row,) = candidates_rows(tmp_path / "state", tmp_path / "home")
     assert shown["verdict"] == document["verdict"] == row["verdict"]
     assert (row["reference"], row["area"], row["source"]) == ("R-2026/0016", "NG5", "browser")
-    assert m["duration_s"] <= 40
+    assert m["duration_s"] <= 40 and m["bytes_used"] <= 25e6 * rate_kbit / 8_000  # the issue's 40 s and 25 MB
     # At 390 px: the verdict's band is on screen in its colour, and nothing is wider than the screen.
     image = decode_png(png)
     assert image.width == WIDTH and shown["scrollWidth"] <= WIDTH
