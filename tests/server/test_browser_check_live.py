@@ -1,12 +1,13 @@
 """The candidate's check in a real browser: headless Chromium (Debian's) in a "home" namespace (a) opens an
 invite link of `homeshore serve` running in a "server" namespace (b), across a veth pair shaped by tc tbf (the
 server's egress for the download, the home's for the upload). The test clicks Start and reads the page over the
-Chrome DevTools Protocol (tests/references/cdp.py), as a candidate would see it, at a phone's 390 px; at 8 and
-20 Mbit/s; the 8-Mbit/s case runs in Firefox ESR too (Debian's firefox-esr, driven over WebDriver BiDi: tests/references/bidi.py).
+Chrome DevTools Protocol (tests/references/cdp.py), as a candidate would see it, at a phone's 390 px, at 8 and
+20 Mbit/s; the 8-Mbit/s case runs in Firefox ESR too (Debian's firefox-esr, driven over WebDriver BiDi:
+tests/references/bidi.py).
 
-References, independent of homeshore: iperf3's receiver goodput on the same link (4 streams), the queue tbf is allowed to hold (a deep one
-must show as RTT under load), the spool read back as `homeshore candidates --json` reads it (the console
-script), and the screenshot's pixels (the verdict's band in its colour).
+References, independent of homeshore: iperf3's receiver goodput on the same link (4 streams), the queue tbf is
+allowed to hold (a deep one must show as RTT under load), the spool read back as `homeshore candidates --json`
+reads it (the console script), and the screenshot's pixels (the verdict's band in its colour).
 """
 
 from __future__ import annotations
