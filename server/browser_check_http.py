@@ -3,7 +3,8 @@
     POST /c/{token}/start          takes one use of the invite and opens a check (server/browser_checks.py):
                                    {"check_id", "test_id", "plan"}; a forged, expired or used-up link gets the
                                    page's refusal (403/410, {"error": one line}) and nothing is measured; 409 when
-                                   the link has a check in progress, 503 when the server has too many
+                                   the link has a check in progress, 429 when the home's address has too
+                                   many (server/browser_checks.py), 503 when the server has
     POST /check/{check_id}/finish  the page's figures (server/browser_figures.py) -> the server's own counts ->
                                    the verdict of `homeshore check` (server/browser_check_document.py); stored as
                                    a CLI check is (spool in the state directory, `readiness` with source
@@ -40,6 +41,7 @@ from homeshore.server.candidate_pages import HEADERS
 from homeshore.server.download_count import measured_kind
 from homeshore.server.invite_token import InviteStatus
 from homeshore.server.invites import Invites
+from homeshore.server.speed_protocol import source_key
 
 CallResult = Callable[[str], Awaitable[CallFigures | None]]
 _CHECK_ID = re.compile(r"[A-Za-z0-9_-]{22}")
@@ -54,7 +56,7 @@ _JSON_HEADERS = {key: value for key, value in HEADERS.items() if key != "Content
 class BrowserCheckCounters:
     started: int = 0
     refused: int = 0  # forged, expired or used-up links
-    busy: int = 0  # a check already in progress on the link (409) or too many on the server (503)
+    busy: int = 0  # a check in progress on the link (409), too many from the address (429) or in all (503)
     finished: int = 0
     bad_finish: int = 0  # 400: malformed figures, an unknown or expired check, a request that is not JSON
     store_errors: int = 0  # a result that could not be kept (the candidate still sees the verdict)
@@ -92,6 +94,11 @@ class BrowserCheckHttp:
         if self.book.busy(seen.invite.invite_id, now_s):
             self._count("busy")
             return _error(409, "a check is already running from this link: let it finish, or wait five minutes")
+        proxied = measured_kind(request.remote or "") == "proxy"
+        source = source_key(request.remote or "")
+        if not proxied and self.book.crowded(source, now_s):
+            self._count("busy")
+            return _error(429, "too many checks are running from your network just now: please try again later")
         if self.book.full(now_s):
             self._count("busy")
             return _error(503, "the server is running too many checks just now: please try again in a minute")
@@ -99,7 +106,7 @@ class BrowserCheckHttp:
         if taken.status is not InviteStatus.VALID or taken.invite is None:
             return self._refused(taken.status)
         check = self.book.open(invite_id=taken.invite.invite_id, reference=taken.invite.reference,
-                               district=taken.invite.district, proxied=measured_kind(request.remote or "") == "proxy",
+                               district=taken.invite.district, proxied=proxied, source=source,
                                started_at=datetime.now(timezone.utc), now_s=time.monotonic())
         self._count("started")
         return web.json_response({"check_id": check.check_id, "test_id": check.test_id, "plan": self.plan.to_json()},

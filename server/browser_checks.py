@@ -5,7 +5,9 @@ check's later requests carry its `check_id` (22 base64url characters of 16 rando
 revealing nothing), its speed requests the `test_id` its receipts are kept under. A check lives
 CHECK_LIFETIME_S, long enough for its phases and a slow start, and finishes once: a second finish, or one after
 it expired, finds nothing. At most one check is in progress per invite (a second Start on the same link, in
-another tab, is refused without spending a use) and at most max_open in all.
+another tab, is refused without spending a use), at most max_per_source from one home's address (an IPv4
+address or an IPv6 /64, as the speed server's limits count: server/speed_protocol.source_key; not counted behind
+a reverse proxy, where every check comes from loopback) and at most max_open in all.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class BrowserCheck:
     reference: str
     district: str | None
     proxied: bool  # the start came from loopback: a reverse proxy's connection
+    source: str  # the home's address as the limits count it (speed_protocol.source_key)
     started_at: datetime
     started_s: float
     expires_s: float
@@ -53,8 +56,10 @@ def new_check_id(random_bytes: bytes) -> str:
 class CheckBook:
     """The checks in progress, by check id."""
 
-    def __init__(self, *, max_open: int = 64, lifetime_s: float = CHECK_LIFETIME_S) -> None:
+    def __init__(self, *, max_open: int = 64, max_per_source: int = 4, lifetime_s: float = CHECK_LIFETIME_S
+                 ) -> None:
         self.max_open = max_open
+        self.max_per_source = max_per_source
         self.lifetime_s = lifetime_s
         self._checks: dict[str, BrowserCheck] = {}
 
@@ -70,10 +75,16 @@ class CheckBook:
         self.expire(now_s)
         return len(self._checks) >= self.max_open
 
-    def open(self, *, invite_id: str, reference: str, district: str | None, proxied: bool, started_at: datetime,
-             now_s: float) -> BrowserCheck:
+    def crowded(self, source: str, now_s: float) -> bool:
+        """True when `source` has max_per_source checks in progress already (a proxy's loopback never is)."""
+        self.expire(now_s)
+        return sum(1 for check in self._checks.values() if check.source == source and not check.proxied) \
+            >= self.max_per_source
+
+    def open(self, *, invite_id: str, reference: str, district: str | None, proxied: bool, source: str,
+             started_at: datetime, now_s: float) -> BrowserCheck:
         check = BrowserCheck(new_check_id(secrets.token_bytes(CHECK_ID_BYTES)), secrets.token_hex(16), invite_id,
-                             reference, district, proxied, started_at, now_s, now_s + self.lifetime_s)
+                             reference, district, proxied, source, started_at, now_s, now_s + self.lifetime_s)
         self._checks[check.check_id] = check
         return check
 
