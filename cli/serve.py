@@ -2,12 +2,13 @@
 
 It runs the speed-test HTTP server (server/speed_http.py), the candidate links `homeshore invite` prints (`GET
 /c/TOKEN` on the same port, judged against the invite secret and store in `--state-dir`, the same default as
-`invite`'s), the recruiters' pages (`GET /r/`, for the token in the state directory's `recruiter_token`, whose
-path it prints) and the UDP reflector (server/reflector.py) on one bind address and one event loop
-(server/serve.py), says in one line where each listens, and runs until SIGTERM or Ctrl-C; then it prints each
-one's counters on a line of its own (HTTP, UDP reflector, candidate links, recruiter pages, browser checks) and
-exits 0. A server asked to stop has done its job, so SIGINT and SIGTERM are both a clean stop (0), unlike Ctrl-C
-during a measurement (130, cli/status.py), which loses a result.
+`invite`'s, and the browser checks they start, judged by `--policy` as `homeshore check` judges and kept in
+that directory's spool), the recruiters' pages (`GET /r/`, for the token in the state directory's
+`recruiter_token`, whose path it prints) and the UDP reflector (server/reflector.py) on one bind address and one
+event loop (server/serve.py), says in one line where each listens, and runs until SIGTERM or Ctrl-C; then it
+prints each one's counters on a line of its own (HTTP, UDP reflector, candidate links, recruiter pages, browser
+checks, check admission) and exits 0. A server asked to stop has done its job, so SIGINT and SIGTERM are both a
+clean stop (0), unlike Ctrl-C during a measurement (130, cli/status.py), which loses a result.
 
 With `--tls-cert FILE --tls-key FILE` the HTTP port serves HTTPS only (server/tls.py); a file that cannot be read,
 is no PEM certificate or key, or a key that is not the certificate's is one line, exit 2. Behind a reverse proxy
@@ -91,11 +92,13 @@ def _counter_line(name: str, counters) -> str:
 @click.option("--check-megabytes", "megabytes_text", default="3072", show_default=True, metavar="MB",
               help="Bytes one browser check may move, downloads and uploads together, in MB (2**20 bytes).")
 @state_dir_option
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.toml",
+              help="Readiness policy ([policy] table) the browser checks are judged by, as `check --policy`.")
 def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_text: str,
           tls_cert: Path | None, tls_key: Path | None, per_address_text: str, total_text: str, megabytes_text: str,
-          state_dir_text: str | None) -> None:
-    """Run the speed-test HTTP endpoints, the candidate links, the recruiters' pages and the UDP reflector until
-    SIGTERM or Ctrl-C."""
+          state_dir_text: str | None, policy_file: Path | None) -> None:
+    """Run the speed-test HTTP endpoints, the candidate links and their browser checks, the recruiters' pages and
+    the UDP reflector until SIGTERM or Ctrl-C."""
     bind = _bind_address(bind_text)
     http_port = _port("--http-port", http_port_text)
     udp_port = _port("--udp-port", udp_port_text)
@@ -106,11 +109,13 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
                             checks_total=_count("--checks-total", total_text, 100_000),
                             bytes_per_check=_count("--check-megabytes", megabytes_text, 1024**2) * 1024**2)
     state_dir = server_state_dir(state_dir_text)
+    policy, origin = _policy(policy_file)
 
     try:
         for name in _EXTRA_MODULES:
             __import__(name)
-        from homeshore.server.admission import AdmissionLimits
+        from homeshore.server.admission import Admission, AdmissionLimits
+        from homeshore.server.browser_check_http import BrowserCheckHttp
         from homeshore.server.serve import ListenError, listen, serve as run_server
     except ImportError as error:
         if (error.name or "").partition(".")[0] in _EXTRA_MODULES:
@@ -132,9 +137,10 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
         click.echo(f"homeshore serve: candidates' results for recruiters at /r/, with the token in {token_path}")
 
     try:
+        checks = BrowserCheckHttp(invites, state_dir, policy=policy, policy_origin=origin,
+                                  admission=Admission(AdmissionLimits(**admission_limits)))
         counters = asyncio.run(run_server(listening, invites, recruiter,
-                                           test_length_s=int(test_length_text), tls=tls,
-                                           admission_limits=AdmissionLimits(**admission_limits),
+                                           test_length_s=int(test_length_text), tls=tls, checks=checks,
                                            on_started=started))
     finally:
         listening.close()
@@ -143,6 +149,7 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
     click.echo(_counter_line("homeshore serve: candidate links", counters.links))
     click.echo(_counter_line("homeshore serve: recruiter pages", counters.recruiter))
     click.echo(_counter_line("homeshore serve: browser checks", counters.checks))
+    click.echo(_counter_line("homeshore serve: check admission", counters.admission))
 
 
 def _tls(cert: Path | None, key: Path | None):
@@ -168,4 +175,16 @@ def _recruiter_pages(state_dir):
     try:
         return RecruiterPages(state_dir, recruiter_token(state_dir)), state_dir / TOKEN_FILE
     except SecretFileError as error:
+        raise UsageProblem(str(error)) from None
+
+
+def _policy(policy_file: Path | None):
+    """The readiness policy and its origin, read as `homeshore check` reads them; one line, exit 2, if bad."""
+    from homeshore.planning.policy import PolicyError
+    from homeshore.planning.policy_file import load_policy, policy_origin
+    from homeshore.planning.readiness import DEFAULT_POLICY
+
+    try:
+        return (load_policy(policy_file) if policy_file is not None else DEFAULT_POLICY), policy_origin(policy_file)
+    except PolicyError as error:
         raise UsageProblem(str(error)) from None

@@ -26,7 +26,7 @@ class AdmissionLimits:
     checks_per_source: int = 2  # beyond: 429
     checks_total: int = 20  # beyond: 503
     bytes_per_check: int = 3 * 1024**3  # beyond: 413
-    check_max_s: float = 180.0  # a check in progress this long is forgotten, its slot freed
+    check_max_s: float = 300.0  # a check in progress this long is forgotten, its slot freed (browser_checks.CHECK_LIFETIME_S)
 
     def __post_init__(self) -> None:
         for name in ("checks_per_source", "checks_total", "bytes_per_check"):
@@ -64,7 +64,7 @@ class AdmissionCounters:
 
 @dataclass
 class _Check:
-    source: str
+    source: str | None  # None: behind a reverse proxy
     started_s: float
     bytes: int = 0
 
@@ -79,14 +79,16 @@ class Admission:
     def in_progress(self) -> int:
         return len(self._checks)
 
-    def start(self, check_id: str, address: str, now_s: float) -> Refusal | None:
+    def start(self, check_id: str, address: str | None, now_s: float) -> Refusal | None:
         """Admit check `check_id` from `address` (None), or say why not. Starting a check already in progress is
-        admitted again without a second slot (a page retrying its request)."""
+        admitted again without a second slot (a page retrying its request). `address` None: the check came
+        through a reverse proxy, whose one address every candidate shares, so only the total applies."""
         self._expire(now_s)
         if check_id in self._checks:
             return None
-        source = source_key(address)
-        if sum(1 for check in self._checks.values() if check.source == source) >= self.limits.checks_per_source:
+        source = source_key(address) if address is not None else None
+        if source is not None and sum(1 for check in self._checks.values()
+                                      if check.source == source) >= self.limits.checks_per_source:
             self.counters.refused_per_source += 1
             return Refusal.PER_SOURCE
         if len(self._checks) >= self.limits.checks_total:

@@ -1,9 +1,9 @@
 """`GET /c/{token}`: what a candidate's link opens to (aiohttp handlers; the serve application mounts them).
 
 A forged link gets 403, an expired or used-up one 410, each a plain page saying which and measuring nothing;
-each outcome is counted. A valid link gets the candidate's page (a placeholder for now) and takes no use: a
-mail client's link preview or a reload must not spend the candidate's check (Invites.start_check does, when
-the check starts). The token is in the URL, so every reply says `Referrer-Policy: no-referrer` and
+each outcome is counted. A valid link gets the candidate's page (its check: server/browser_check_http.py) and
+takes no use: a mail client's link preview or a reload must not spend the candidate's check (Invites.start_check
+does, when the check starts). The token is in the URL, so every reply says `Referrer-Policy: no-referrer` and
 `Cache-Control: no-store`. The store is SQLite, so look-ups run in a worker thread, off the event loop.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from homeshore.server.candidate_page_html import HEADER_POLICY, PAGES, page_html
+from homeshore.server.candidate_page_html import HEADER_POLICY, PAGES, page_html, page_policy
 from homeshore.server.invites import Invites
 
 HEADERS = {
@@ -36,8 +36,9 @@ class CandidatePageCounters:
 
 
 class CandidatePages:
-    def __init__(self, invites: Invites) -> None:
+    def __init__(self, invites: Invites, call_script: str | None = None) -> None:
         self.invites = invites
+        self.call_script = call_script  # server/call_script.py's CALL_JS, when the server runs the call
         self.counters = CandidatePageCounters()
 
     def routes(self) -> list[web.RouteDef]:
@@ -47,6 +48,8 @@ class CandidatePages:
         verdict = await asyncio.to_thread(self.invites.check, request.match_info["token"])
         name = verdict.status.value
         setattr(self.counters, name, getattr(self.counters, name) + 1)
-        return web.Response(status=PAGES[verdict.status].http_status, text=page_html(verdict.status),
-                            content_type="text/html", charset="utf-8", headers=HEADERS)
+        headers = dict(HEADERS, **{"Content-Security-Policy": page_policy(verdict.status, self.call_script)})
+        return web.Response(status=PAGES[verdict.status].http_status,
+                            text=page_html(verdict.status, self.call_script), content_type="text/html",
+                            charset="utf-8", headers=headers)
 

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeshore.server import reflector, speed_http
-from homeshore.server.admission import Admission, AdmissionCounters, AdmissionLimits
+from homeshore.server.admission import AdmissionCounters
+from homeshore.server.browser_check_http import BrowserCheckCounters, BrowserCheckHttp
 from homeshore.server.candidate_pages import CandidatePageCounters, CandidatePages
 from homeshore.server.invites import Invites
 from homeshore.server.recruiter_pages import RecruiterPageCounters, RecruiterPages
@@ -61,7 +62,8 @@ class ServeCounters:
     reflector: ReflectorCounters
     links: CandidatePageCounters
     recruiter: RecruiterPageCounters
-    checks: AdmissionCounters
+    checks: BrowserCheckCounters
+    admission: AdmissionCounters
 
 
 def listen(bind: str, http_port: int, udp_port: int) -> Listening:
@@ -80,29 +82,34 @@ def listen(bind: str, http_port: int, udp_port: int) -> Listening:
 
 async def serve(listening: Listening, invites: Invites, recruiter: RecruiterPages, *, test_length_s: int = 10,
                 limits: SpeedServerLimits = SpeedServerLimits(), tls: ssl.SSLContext | None = None,
-                admission_limits: AdmissionLimits = AdmissionLimits(),
+                checks: BrowserCheckHttp | None = None,
                 on_started: Callable[[], None] = lambda: None) -> ServeCounters:
     """Serve on the sockets of listen() until SIGTERM or SIGINT (a server asked to stop has done its job: both
-    are a clean stop), the candidate links judged by `invites`, the recruiters' pages served by `recruiter`;
-    HTTPS with `tls` (server/tls.py); on_started() is called once both sockets answer. Returns the final counters."""
+    are a clean stop), the candidate links judged by `invites`, the browser checks run by `checks` (none without
+    it: a link's page then has nothing to start; its Admission holds the limits on checks in progress), the
+    recruiters' pages served by `recruiter`; HTTPS with `tls` (server/tls.py); on_started() is called once both
+    sockets answer. Returns the final counters."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     try:
-        # Browser checks in progress: the routes that start a check, carry its bytes and end it take this.
-        admission = Admission(admission_limits)
         pages = CandidatePages(invites)
         transport, protocol = await reflector.start_reflector(listening.udp)
+        routes = pages.routes() + (checks.routes() if checks is not None else [])
         http = await speed_http.start_speed_http(listening.http, udp_port=listening.udp_port, limits=limits,
                                                  test_length_s=test_length_s,
-                                                 routes=pages.routes() + recruiter.routes(), tls=tls)
+                                                 routes=routes + recruiter.routes(), tls=tls)
+        if checks is not None:
+            checks.speed_state = http.state  # the receipts its checks' speeds are counted in
+            http.state.charge_test = checks.charge  # and the byte budget of each check
         on_started()
         await stopping.wait()
         http_counters = await http.stop()
         transport.close()
         return ServeCounters(http_counters, protocol.counters, pages.counters, recruiter.counters,
-                            admission.counters)
+                             checks.counters if checks is not None else BrowserCheckCounters(),
+                             checks.admission.counters if checks is not None else AdmissionCounters())
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -185,6 +185,9 @@ def _download_count(request: web.Request, test_id: str, state: SpeedState) -> Do
 
 async def _random(request: web.Request, route: Route, state: SpeedState) -> web.StreamResponse:
     size = RANDOM_FILE_BYTES[route.size_px]
+    if route.test_id is not None and not state.charge_test(route.test_id, size):
+        state.count("too_large")
+        return reply(413, b"this check has moved all the bytes it may\n")
     state.count("downloads")
     response = web.StreamResponse(status=200, headers={
         "Server": "homeshore", "Content-Type": "image/jpeg", "Content-Length": str(size), "Cache-Control": "no-store"})
@@ -229,8 +232,9 @@ async def _upload(request: web.Request, route: Route, state: SpeedState) -> web.
         return reply(400, b"bad Content-Length\n", close=True)
     length = int(lengths[0])
     expect_continue = request.headers.get("Expect", "").lower() == "100-continue"
-    if length > limits.max_upload_bytes_per_request or (
-            route.test_id is not None and not state.receipts.claim(route.test_id, length, time.monotonic())):
+    if length > limits.max_upload_bytes_per_request or (route.test_id is not None and (
+            not state.charge_test(route.test_id, length)
+            or not state.receipts.claim(route.test_id, length, time.monotonic()))):
         state.count("too_large")
         if not expect_continue:
             await _drop_body(request)

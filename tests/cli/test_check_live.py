@@ -53,12 +53,14 @@ def served_lab() -> Iterator[netlab.Lab]:
 
 
 @contextmanager
-def serving(lab: netlab.Lab) -> Iterator[subprocess.Popen]:
+def serving(lab: netlab.Lab, state_dir: Path | None = None) -> Iterator[subprocess.Popen]:
     """`homeshore serve` in the server namespace (b), in a session of its own (so a signal to its process group
-    reaches any worker it starts), until the block ends."""
-    state_dir = tempfile.TemporaryDirectory()  # the invite secret and store, not the home directory's
+    reaches any worker it starts), until the block ends; its state (invites, spool) in state_dir, or in a
+    temporary directory (not the home directory's)."""
+    temporary = tempfile.TemporaryDirectory() if state_dir is None else None
     process = netlab.popen(lab.b.ns, [str(CONSOLE_SCRIPT), "serve", "--http-port", str(HTTP_PORT),
-                                      "--udp-port", str(UDP_PORT), "--state-dir", state_dir.name],
+                                      "--udp-port", str(UDP_PORT), "--state-dir",
+                                      str(state_dir) if temporary is None else temporary.name],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         line = process.stdout.readline()
@@ -68,7 +70,8 @@ def serving(lab: netlab.Lab) -> Iterator[subprocess.Popen]:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
         netlab.end_process(process)
-        state_dir.cleanup()
+        if temporary is not None:
+            temporary.cleanup()
 
 
 # A --quick phase counts the 4 s after its warm-up. tbf drops by tail, a quarter of the packets at 7 Mbit/s with

@@ -74,7 +74,7 @@ def test_serve_answers_http_and_udp_and_prints_its_counters_on_sigterm(tmp_path:
         stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == ExitStatus.OK
     assert stderr == ""
-    http_line, udp_line, links_line, recruiter_line, checks_line = stdout.splitlines()
+    http_line, udp_line, links_line, recruiter_line, checks_line, admission_line = stdout.splitlines()
     http = counters(http_line, "homeshore serve: HTTP")
     assert http["requests"] == 3 and http["connections"] == 3 and http["malformed"] == 0
     udp = counters(udp_line, "homeshore serve: UDP reflector")
@@ -83,6 +83,8 @@ def test_serve_answers_http_and_udp_and_prints_its_counters_on_sigterm(tmp_path:
                                                                          "used_up": 0}
     assert set(counters(recruiter_line, "homeshore serve: recruiter pages").values()) == {0}
     assert counters(checks_line, "homeshore serve: browser checks") == {
+        "started": 0, "refused": 0, "busy": 0, "finished": 0, "bad_finish": 0, "store_errors": 0}
+    assert counters(admission_line, "homeshore serve: check admission") == {
         "admitted": 0, "finished": 0, "expired": 0, "refused_per_source": 0, "refused_total": 0, "refused_bytes": 0,
         "not_in_progress": 0}
 
@@ -94,7 +96,7 @@ def test_ctrl_c_is_a_clean_stop(tmp_path: Path) -> None:
     assert process.returncode == ExitStatus.OK, stderr
     assert [line.split(":")[1].strip() for line in stdout.splitlines()] == ["HTTP", "UDP reflector",
                                                                             "candidate links", "recruiter pages",
-                                                                            "browser checks"]
+                                                                            "browser checks", "check admission"]
 
 
 def _invite(state_dir: Path, base: str, *args: str) -> str:
@@ -148,7 +150,7 @@ def test_the_link_invite_prints_opens_on_serve_beside_the_speed_endpoints(tmp_pa
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == ExitStatus.OK and stderr == ""
-    http_line, _, links_line, _, _ = stdout.splitlines()
+    http_line, _, links_line, _, _, _ = stdout.splitlines()
     assert counters(links_line, "homeshore serve: candidate links") == {"valid": 2, "forged": 1, "expired": 1,
                                                                          "used_up": 1}
     http = counters(http_line, "homeshore serve: HTTP")
@@ -208,6 +210,7 @@ def busy_ports():
     ("per_address", "--checks-per-address must be a whole number from 1 to 1000, not '0'"),
     ("total", "--checks-total must be a whole number from 1 to 100000, not 'many'"),
     ("megabytes", "--check-megabytes must be a whole number from 1 to 1048576, not '-5'"),
+    ("bad_policy", "policy.toml:2: unknown key 'download_min' in [policy] (did you mean download_min_mbps?)"),
 ])
 def test_bad_options_are_one_line_and_exit_2(case: str, message: str, busy_ports, tmp_path: Path) -> None:
     tcp, udp = busy_ports
@@ -217,6 +220,7 @@ def test_bad_options_are_one_line_and_exit_2(case: str, message: str, busy_ports
     if case == "readable_token":
         recruiter_token(tmp_path)
         (tmp_path / TOKEN_FILE).chmod(0o640)
+    (tmp_path / "policy.toml").write_text("[policy]\ndownload_min = 10\n")
     args = {
         "tcp_in_use": ["--bind", "127.0.0.1", "--http-port", str(tcp), "--udp-port", "0"],
         "udp_in_use": ["--bind", "127.0.0.1", "--http-port", "0", "--udp-port", str(udp)],
@@ -230,6 +234,7 @@ def test_bad_options_are_one_line_and_exit_2(case: str, message: str, busy_ports
         "per_address": ["--checks-per-address", "0"],
         "total": ["--checks-total", "many"],
         "megabytes": ["--check-megabytes", "-5"],
+        "bad_policy": ["--bind", "127.0.0.1", "--http-port", "0", "--policy", str(tmp_path / "policy.toml")],
     }[case]
     done = subprocess.run([str(CONSOLE_SCRIPT), "serve", "--state-dir", str(tmp_path), *args], capture_output=True, text=True, timeout=20)
     assert done.returncode == ExitStatus.CANNOT_MEASURE

@@ -39,6 +39,9 @@ CASES = {
     "in all": ([("start", "a", "192.0.2.1", 0), ("start", "b", "192.0.2.2", 0), ("start", "c", "192.0.2.3", 0),
                 ("start", "d", "192.0.2.4", 0), ("finish", "b"), ("start", "d", "192.0.2.4", 1)],
                [None, None, None, Refusal.TOTAL, None, None], dict(admitted=4, refused_total=1, finished=1)),
+    "behind a reverse proxy (no address) only the total counts": (
+        [("start", "a", None, 0), ("start", "b", None, 0), ("start", "c", None, 0), ("start", "d", None, 0)],
+        [None, None, None, Refusal.TOTAL], dict(admitted=3, refused_total=1)),
     "the same check started twice takes one slot": (
         [("start", "a", "192.0.2.1", 0), ("start", "a", "192.0.2.1", 1), ("start", "b", "192.0.2.1", 2)],
         [None, None, None], dict(admitted=2)),

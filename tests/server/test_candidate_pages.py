@@ -1,5 +1,5 @@
 """`GET /c/{token}` on a real aiohttp server on loopback: a forged, expired or used-up link gets a plain page
-saying which (403/410) and is counted; a valid link gets the placeholder page and takes no use. The page as
+saying which (403/410) and is counted; a valid link gets the check's page and takes no use. The page as
 headless Chromium shows it, at desktop width and at 390 px: its text, its style (allowed by the policy's hash,
 which Chromium enforces), nothing wider than the screen, and no request but the page itself."""
 
@@ -89,7 +89,8 @@ def test_each_link_gets_its_page_and_status_and_is_counted(pages, links) -> None
         assert ("measured yet" if status is InviteStatus.VALID else "measured.") in body
         assert headers["Content-Type"] == "text/html; charset=utf-8"
         assert headers["Referrer-Policy"] == "no-referrer" and headers["Cache-Control"] == "no-store"
-        assert "<script" not in body.lower() and "src=" not in body and "href=" not in body
+        assert body.lower().count("<script>") == (status is InviteStatus.VALID)  # the check's own, inline
+        assert "src=" not in body and "href=" not in body
     assert [status for status, _, _ in replies[4:]] == [200, 403, 403]
     counters = pages.counters
     assert (counters.valid, counters.forged, counters.expired, counters.used_up) == (2, 3, 1, 1)
@@ -108,6 +109,19 @@ def test_the_policy_allows_the_pages_own_style_and_nothing_else(pages, links) ->
     meta = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', body)[1]
     assert meta.replace("&#x27;", "'") == policy.removesuffix("; frame-ancestors 'none'")
     assert body.count("<style>") == 1 and ' style="' not in body
+
+
+def test_the_check_pages_policy_allows_its_script_and_style_and_requests_to_itself_only(pages, links) -> None:
+    ((_, headers, body),) = asyncio.run(_fetch_all(pages, [f"/c/{links[InviteStatus.VALID]}"]))
+    policy = headers["Content-Security-Policy"]
+    (script,) = re.findall(r"<script>(.*?)</script>", body, re.S)
+    (style,) = re.findall(r"<style>(.*?)</style>", body, re.S)
+    digests = [base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() for text in (script, style)]
+    assert policy == (f"default-src 'none'; script-src 'sha256-{digests[0]}'; style-src 'sha256-{digests[1]}'; "
+                      "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    meta = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', body)[1]
+    assert meta.replace("&#x27;", "'") == policy.removesuffix("; frame-ancestors 'none'")
+    assert not re.search(r"<[^>]* on[a-z]+=", body)  # no inline handlers: the policy would block them
 
 
 def test_start_check_takes_the_use_a_page_view_does_not(pages, links) -> None:
@@ -153,7 +167,11 @@ def test_chromium_shows_the_page_styled_and_within_the_screen(pages, links, tmp_
         url = f"http://127.0.0.1:{port}/c/{links[status]}"
         dom = dump_dom(chromium, url, tmp_path / "dom", width=width, height=height)
         rendering = render(chromium, url, tmp_path / "shot", width=width, height=height)
-    assert f">{heading}</h1>" in dom and "<script" not in dom
+    assert f">{heading}</h1>" in dom
+    # A refusal runs nothing; the check's page runs its one script, allowed by its hash, and waits for Start.
+    assert dom.count("<script") == (1 if status is InviteStatus.VALID else 0)
+    if status is InviteStatus.VALID:
+        assert '<button id="start" type="button">Start the check</button>' in dom
     assert set(rendering.page_requests) <= {url, f"http://127.0.0.1:{port}/favicon.ico"}
     image = decode_png(rendering.screenshot.read_bytes())
     assert image.width == width
@@ -162,3 +180,18 @@ def test_chromium_shows_the_page_styled_and_within_the_screen(pages, links, tmp_
     # Nothing runs off the right edge of a phone: the last 8 px columns are page background all the way down.
     assert set(image.colours(width - 8, 0, width, image.height)) == {WHITE}
     assert pages.invites.check(links[InviteStatus.VALID]).invite.uses_taken == 0
+
+
+def test_the_calls_script_when_given_comes_first_and_is_allowed_by_its_own_hash() -> None:
+    """server/call_script.py's CALL_JS (defining window.homeshoreCall) is a second script block, before the
+    page's own, so the page finds the call when Start is pressed; each is allowed by its SHA-256 and no more."""
+    from homeshore.server.candidate_page_html import page_html, page_policy
+    from homeshore.server.candidate_page_script import SCRIPT
+
+    call_js = "window.homeshoreCall = async function (url, options) { return null; };"
+    body = page_html(InviteStatus.VALID, call_js)
+    assert re.findall(r"<script>(.*?)</script>", body, re.S) == [call_js, SCRIPT]
+    digests = [base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() for text in (call_js, SCRIPT)]
+    assert f"script-src 'sha256-{digests[0]}' 'sha256-{digests[1]}';" in page_policy(InviteStatus.VALID, call_js)
+    assert "<script" not in page_html(InviteStatus.EXPIRED, call_js)
+    assert "script-src" not in page_policy(InviteStatus.EXPIRED, call_js)
