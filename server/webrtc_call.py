@@ -140,10 +140,10 @@ class WebrtcCall:
         except _Refusal as refusal:
             self._count(refusal.counter)
             return web.Response(status=refusal.status, text=f"{refusal}\n")
+        figures = await self._finish(check_id, call, call_figures.transits_ns(arrivals, call.down_sent_ms))
+        if figures is None:
+            return web.Response(status=500, text="the call could not be scored\n")
         self._count("logged")
-        figures = call_figures.score(call.seconds, call.connect_s, list(call.up),
-                                     call_figures.transits_ns(arrivals, call.down_sent_ms))
-        await self._end(check_id, figures)
         return web.json_response(_summary(figures))
 
     def _active(self, request: web.Request) -> str:
@@ -229,7 +229,19 @@ class WebrtcCall:
             await self._end(check_id, self._blocked(call))
             return
         await asyncio.sleep(call.seconds + self.limits.log_wait_s)
-        await self._end(check_id, call_figures.score(call.seconds, call.connect_s or 0.0, list(call.up), None))
+        await self._finish(check_id, call, None)
+
+    async def _finish(self, check_id: str, call: _Call, downstream: list[tuple[int, int]] | None) -> CallFigures | None:
+        """Score the call (downstream None: no log came), end it and keep its figures; None if it could not be
+        scored, which is a defect of ours, not the candidate's: counted and logged, never a traceback out."""
+        try:
+            figures = call_figures.score(call.seconds, call.connect_s or 0.0, list(call.up), downstream)
+        except Exception:
+            self._count("errors")
+            log.debug("a call not scored", exc_info=True)
+            figures = None
+        await self._end(check_id, figures)
+        return figures
 
     def _blocked(self, call: _Call) -> CallFigures:
         return call_figures.blocked(call.seconds, time.monotonic() - call.answered_s,

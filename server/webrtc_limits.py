@@ -36,6 +36,6 @@ class WebrtcCounters:
     malformed: int = 0  # 400: bad JSON, a bad offer or SDP, a bad log
     completed: int = 0  # calls that came up and were scored
     blocked: int = 0  # calls whose ICE pair or DTLS never came up within connect_timeout_s
-    abandoned: int = 0  # calls ended by stop() before their figures
+    abandoned: int = 0  # calls ended by stop() before their figures, or not scored (an error, counted too)
     bad_packets: int = 0  # data channel messages that are not call packets (ignored)
     errors: int = 0  # unexpected exceptions (logged at debug level)

@@ -83,6 +83,23 @@ def test_a_scripted_call_is_scored_with_the_loss_it_made_each_way() -> None:
     assert counters == WebrtcCounters(answered=1, logged=1, completed=1)
 
 
+def test_an_oversized_log_is_refused_and_the_upstream_still_scored() -> None:
+    calls = WebrtcCall(ACTIVE.__contains__, WebrtcLimits(max_log_bytes=256, log_wait_s=0.5))
+
+    async def body(client):
+        async with aiohttp.ClientSession() as session:
+            call = await scripted_call(session, str(client.make_url("/check/chk-3")), seconds=1, skip_up={7})
+        return call, await calls.result("chk-3", wait_s=5.0)
+
+    (call, figures), counters = _run(calls, body)
+    assert (call.status, call.reply) == (413, "the body is over 256 bytes\n")
+    assert figures.reason == "the browser sent no arrival log: downstream not measured"
+    assert figures.downstream is None and figures.rtt_ms is None
+    assert (figures.upstream.packets, figures.upstream.loss.lost) == (49, 1)
+    assert figures.upstream.mos_kind == "listening"  # no round trip without the downstream's transits
+    assert counters == WebrtcCounters(answered=1, too_large=1, completed=1)
+
+
 def test_a_call_that_never_connects_is_blocked_within_the_bound() -> None:
     """The offer is answered, but the candidate's peer never takes the answer: no ICE check ever succeeds."""
     calls = WebrtcCall(ACTIVE.__contains__, WebrtcLimits(connect_timeout_s=1.0))
