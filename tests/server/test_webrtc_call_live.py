@@ -176,7 +176,9 @@ def test_random_loss_shows_in_each_direction_as_nft_dropped_it(clean, lossy) -> 
         figures = lossy["server"][leg]
         assert low <= 100 * figures["loss"]["lost"] / PACKETS <= high, (leg, figures["loss"])
         assert figures["mos"] < clean["server"][leg]["mos"]
-    assert lossy["nft"]["home"]["other_dropped"] > 0  # the loss fell on SACKs, STUN and DTLS too
+    # The loss fell on the rest too: on the server's ~1,000 SACKs (none dropped: P = 0.98^1000 = 2e-9). The home
+    # sends only ~80 packets besides its call packets, none of them dropped in 19 % of runs: that side says nothing.
+    assert lossy["nft"]["server"]["other_dropped"] > 0
 
 
 def test_udp_blocked_is_a_finding_within_the_bound(tmp_path) -> None:
