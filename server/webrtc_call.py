@@ -64,7 +64,6 @@ class _Call:
     down_sent_ms: list[float | None] = field(default_factory=list)
     tasks: list[asyncio.Task] = field(default_factory=list)
     opened: asyncio.Event = field(default_factory=asyncio.Event)
-    done: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def packets(self) -> int:
@@ -110,10 +109,10 @@ class WebrtcCall:
     async def offer(self, request: web.Request) -> web.Response:
         try:
             check_id = self._active(request)
+            sdp, seconds = self._offer_fields(await _json_body(request, self.limits.max_offer_bytes))
+            # From here to the call's registration nothing awaits: concurrent offers cannot both pass the limits.
             if check_id in self._calls:
                 raise _Refusal(409, "busy", "a call for this check is already in progress")
-            document = await _json_body(request, self.limits.max_offer_bytes)
-            sdp, seconds = self._offer_fields(document)
             source = source_key(request.remote or "")
             if sum(call.source == source for call in self._calls.values()) >= self.limits.peers_per_source:
                 raise _Refusal(429, "refused", "too many calls in progress from your address")
@@ -164,19 +163,20 @@ class WebrtcCall:
     async def _answer(self, check_id: str, source: str, sdp: str, seconds: int) -> str:
         # iceServers=[]: none at all (None would make aiortc ask stun.l.google.com): host candidates only.
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        call = self._calls[check_id] = _Call(source, seconds, pc, time.monotonic())
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             if pc.sctp is None:
                 raise _Refusal(400, "malformed", "the offer has no data channel (m=application)")
             await pc.setLocalDescription(await pc.createAnswer())
-        except _Refusal:
-            await pc.close()
-            raise
         except Exception as error:  # aiortc's SDP parser raises whatever the text trips it on
+            self._calls.pop(check_id, None)
             await pc.close()
+            if isinstance(error, _Refusal):
+                raise
             log.debug("offer refused: %r", error)
             raise _Refusal(400, "malformed", "the offer's SDP could not be read") from None
-        call = self._calls[check_id] = _Call(source, seconds, pc, time.monotonic())
+        call.answered_s = time.monotonic()
         pc.on("datachannel", lambda channel: self._channel(check_id, call, channel))
         pc.on("connectionstatechange", lambda: self._state_changed(check_id, call))
         self._spawn(call, self._watch(check_id, call))

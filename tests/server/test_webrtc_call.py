@@ -84,7 +84,7 @@ def test_a_scripted_call_is_scored_with_the_loss_it_made_each_way() -> None:
 
 
 def test_an_oversized_log_is_refused_and_the_upstream_still_scored() -> None:
-    calls = WebrtcCall(ACTIVE.__contains__, WebrtcLimits(max_log_bytes=256, log_wait_s=0.5))
+    calls = WebrtcCall(ACTIVE.__contains__, WebrtcLimits(max_log_bytes=256, log_wait_s=2.0))
 
     async def body(client):
         async with aiohttp.ClientSession() as session:
@@ -207,3 +207,19 @@ def test_a_bad_log_is_refused_with_its_reason(document, packets, message) -> Non
 
 def test_a_good_log_gives_its_arrivals_in_order() -> None:
     assert parse_log({"seq": [2, 0, 1], "arrival_ms": [5, 6.5, 7]}, 3) == [(2, 5.0), (0, 6.5), (1, 7.0)]
+
+
+def test_offers_at_the_same_moment_cannot_pass_the_limits_together() -> None:
+    """Admission and registration happen with nothing awaited between them: of three offers in flight at once
+    from one address, with room for two, one is refused; of two at once for one check, one is busy."""
+    async def post(client, check_id):
+        async with client.post(f"/check/{check_id}/call/offer",
+                               json={"type": "offer", "sdp": await _offer_sdp()}) as reply:
+            return reply.status
+
+    calls = WebrtcCall(ACTIVE.__contains__, WebrtcLimits(peers_per_source=2))
+    three, counters = _run(calls, lambda client: asyncio.gather(*(post(client, c) for c in ("chk-1", "chk-2", "chk-3"))))
+    assert sorted(three) == [200, 200, 429] and (counters.answered, counters.refused) == (2, 1)
+    calls = WebrtcCall(ACTIVE.__contains__)
+    two, counters = _run(calls, lambda client: asyncio.gather(post(client, "chk-1"), post(client, "chk-1")))
+    assert sorted(two) == [200, 409] and (counters.answered, counters.busy) == (1, 1)

@@ -34,7 +34,7 @@ class ScriptedCall:
 
 async def scripted_call(session: aiohttp.ClientSession, check_url: str, *, seconds: int = 2,
                         skip_up: Collection[int] = (), skip_down: Collection[int] = (),
-                        tail_s: float = 0.5) -> ScriptedCall:
+                        tail_s: float = 1.0) -> ScriptedCall:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     try:
         channel = pc.createDataChannel("homeshore-call", ordered=False, maxRetransmits=0)
@@ -65,7 +65,7 @@ async def scripted_call(session: aiohttp.ClientSession, check_url: str, *, secon
             if seq not in skip_up:
                 channel.send(call_figures.pack(seq, time.monotonic_ns() / 1e6))
                 sent += 1
-        await asyncio.sleep(tail_s)  # the server's last packets, sent as late as ours
+        await asyncio.sleep(tail_s)  # the server's last packets, on its own schedule (the page waits 1 s too)
         logged = [(seq, ms) for seq, ms in received if seq not in skip_down]
         document = {"seq": [seq for seq, _ in logged], "arrival_ms": [ms for _, ms in logged]}
         async with session.post(f"{check_url}/call/log", json=document) as response:
