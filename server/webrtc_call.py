@@ -283,7 +283,12 @@ class WebrtcCall:
 async def _json_body(request: web.Request, limit: int) -> object:
     if request.content_length is not None and request.content_length > limit:
         raise _Refusal(413, "too_large", f"the body is over {limit} bytes")
-    body = await request.content.read(limit + 1)
+    body = bytearray()
+    while len(body) <= limit:  # read(n) gives what has arrived, up to n: a body in several segments needs more
+        chunk = await request.content.read(limit + 1 - len(body))
+        if not chunk:
+            break
+        body += chunk
     if len(body) > limit:
         raise _Refusal(413, "too_large", f"the body is over {limit} bytes")
     try:

@@ -223,3 +223,23 @@ def test_offers_at_the_same_moment_cannot_pass_the_limits_together() -> None:
     calls = WebrtcCall(ACTIVE.__contains__)
     two, counters = _run(calls, lambda client: asyncio.gather(post(client, "chk-1"), post(client, "chk-1")))
     assert sorted(two) == [200, 409] and (counters.answered, counters.busy) == (1, 1)
+
+
+def test_a_body_arriving_in_pieces_is_read_whole() -> None:
+    """The page's log (~20 KB) crosses the network in several segments; the offer here is sent in two pieces,
+    the second after a pause, as a slow link delivers it (a read that took only what had arrived got half)."""
+    calls = WebrtcCall(ACTIVE.__contains__)
+
+    async def body(client):
+        document = json.dumps({"type": "offer", "sdp": await _offer_sdp()}).encode()
+
+        async def pieces():
+            yield document[:100]
+            await asyncio.sleep(0.2)  # the rest arrives later: the shape of the input, nothing waited for
+            yield document[100:]
+        async with client.post("/check/chk-1/call/offer", data=pieces()) as reply:
+            return reply.status, await reply.text()
+
+    (status, text), counters = _run(calls, body)
+    assert status == 200, text
+    assert counters.answered == 1 and counters.malformed == 0
