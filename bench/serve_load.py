@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,14 +85,25 @@ async def serve(bind: str, lags_path: str) -> None:
 
 # --- a candidate process --------------------------------------------------------------------------------------
 
-async def _download(session, url: str, until_s: float, counted: list[int]) -> None:
-    async with session.get(f"{url}/speedtest/random4000x4000.jpg") as response:
-        while time.monotonic() < until_s:
+@dataclass
+class _Phase:
+    """One phase of a candidate's speed test: its connections share this."""
+
+    url: str
+    counted_from_s: float  # the warm-up's end
+    until_s: float
+    test_id: str = field(default_factory=lambda: os.urandom(8).hex())  # the server's receipt of the uploads
+    read_bytes: int = 0  # downloaded past the warm-up
+
+
+async def _download(session, phase: _Phase) -> None:
+    async with session.get(f"{phase.url}/speedtest/random4000x4000.jpg") as response:
+        while time.monotonic() < phase.until_s:
             data = await response.content.read(CHUNK)
             if not data:
                 return
-            if time.monotonic() >= counted[1]:  # past the warm-up
-                counted[0] += len(data)
+            if time.monotonic() >= phase.counted_from_s:
+                phase.read_bytes += len(data)
 
 
 def _no_linger(addr_info) -> socket.socket:
@@ -103,41 +115,41 @@ def _no_linger(addr_info) -> socket.socket:
     return sock
 
 
-async def _upload(session, url: str, until_s: float, counted: list) -> None:
+async def _upload(session, phase: _Phase) -> None:
     block = os.urandom(CHUNK)
 
     async def body():
-        while time.monotonic() < until_s:
+        while time.monotonic() < phase.until_s:
             yield block
     # The speed server takes only declared lengths (411 otherwise): the largest it accepts, cut at the phase's end.
     headers = {"Content-Length": str(8 * 1024 * 1024)}
-    async with session.post(f"{url}/speedtest/upload.php?test={counted[2]}", data=body(), headers=headers) as reply:
+    async with session.post(f"{phase.url}/speedtest/upload.php?test={phase.test_id}", data=body(),
+                            headers=headers) as reply:
         await reply.read()
 
 
-async def _received_mbps(session, url: str, test_id: str, phase_s: float) -> float:
+async def _received_mbps(session, phase: _Phase, phase_s: float) -> float:
     """The upload as the server's receipt counted it where the bytes arrived (server/receipts.py: 0.1-s bins
     from the first byte), the first second and the last bin (cut by the phase's end) left out."""
-    async with session.get(f"{url}/speedtest/receipt?test={test_id}") as reply:
+    async with session.get(f"{phase.url}/speedtest/receipt?test={phase.test_id}") as reply:
         receipt = await reply.json()
     bins = receipt["bins"][round(WARMUP_S / receipt["bin_s"]):round(phase_s / receipt["bin_s"]) - 1]
     return sum(bins) * 8 / (len(bins) * receipt["bin_s"]) / 1e6 if bins else 0.0
 
 
-async def _phase(worker, session, url: str, phase_s: float) -> float:
+async def _speed(worker, session, url: str, phase_s: float) -> float:
     """Mbit/s over the phase less its first second, STREAMS connections at once: downloads as read here,
     uploads as the server received them."""
     start_s = time.monotonic()
-    counted = [0, start_s + WARMUP_S, os.urandom(8).hex()]  # bytes read past the warm-up, its end, a test id
-    until_s = start_s + phase_s
-    tasks = [asyncio.create_task(worker(session, url, until_s, counted)) for _ in range(STREAMS)]
+    phase = _Phase(url, start_s + WARMUP_S, start_s + phase_s)
+    tasks = [asyncio.create_task(worker(session, phase)) for _ in range(STREAMS)]
     await asyncio.wait(tasks, timeout=phase_s)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     if worker is _upload:
-        return await _received_mbps(session, url, counted[2], phase_s)
-    return counted[0] * 8 / (phase_s - WARMUP_S) / 1e6
+        return await _received_mbps(session, phase, phase_s)
+    return phase.read_bytes * 8 / (phase_s - WARMUP_S) / 1e6
 
 
 async def candidate(url: str, name: str, seconds: int, phase_s: float) -> None:
@@ -149,9 +161,9 @@ async def candidate(url: str, name: str, seconds: int, phase_s: float) -> None:
     start_at = float(await asyncio.to_thread(sys.stdin.readline))
     await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(socket_factory=_no_linger)) as session:
-        download = await _phase(_download, session, url, phase_s)
+        download = await _speed(_download, session, url, phase_s)
         await asyncio.sleep(SETTLE_S)
-        upload = await _phase(_upload, session, url, phase_s)
+        upload = await _speed(_upload, session, url, phase_s)
         await asyncio.sleep(SETTLE_S)
         call_start_s = time.monotonic()
         call = await scripted_call(session, f"{url}/check/{CHECK_PREFIX}{name}", seconds=seconds)
