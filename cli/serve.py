@@ -139,9 +139,8 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
     try:
         checks = BrowserCheckHttp(invites, state_dir, policy=policy, policy_origin=origin,
                                   admission=Admission(AdmissionLimits(**admission_limits)))
-        counters = asyncio.run(run_server(listening, invites, recruiter,
-                                           test_length_s=int(test_length_text), tls=tls, checks=checks,
-                                           on_started=started))
+        counters = asyncio.run(_serve_with_calls(run_server, listening, invites, recruiter, checks,
+                                                 test_length_s=int(test_length_text), tls=tls, on_started=started))
     finally:
         listening.close()
     click.echo(_counter_line("homeshore serve: HTTP", counters.http))
@@ -150,6 +149,27 @@ def serve(bind_text: str, http_port_text: str, udp_port_text: str, test_length_t
     click.echo(_counter_line("homeshore serve: recruiter pages", counters.recruiter))
     click.echo(_counter_line("homeshore serve: browser checks", counters.checks))
     click.echo(_counter_line("homeshore serve: check admission", counters.admission))
+    click.echo(_counter_line("homeshore serve: browser calls", counters.calls))
+
+
+async def _serve_with_calls(run_server, listening, invites, recruiter, checks, **options):
+    """serve() with the browser checks' test calls (server/webrtc_call.py), made on the server's event loop,
+    their scored figures handed to the checks as the policy reads a call (server/call_summary.py)."""
+    from homeshore.server.call_summary import call_summary
+    from homeshore.server.webrtc_call import WebrtcCall
+
+    calls = WebrtcCall(checks.is_active, loopback_is_proxy=True)
+
+    async def call_result(check_id: str):
+        # The page posts its arrival log before it finishes the check; a moment's grace for the scoring.
+        figures = await calls.result(check_id, wait_s=CALL_RESULT_WAIT_S)
+        return None if figures is None else call_summary(figures)
+
+    checks.call_result = call_result
+    return await run_server(listening, invites, recruiter, checks=checks, calls=calls, **options)
+
+
+CALL_RESULT_WAIT_S = 5.0
 
 
 def _tls(cert: Path | None, key: Path | None):

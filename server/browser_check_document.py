@@ -27,6 +27,8 @@ from homeshore.server.browser_figures import BrowserFigures, median_ms
 
 CALL_NOT_RUN = ("synthetic call: this server does not run the call yet, so jitter, packet loss and call quality "
                 "were not measured")
+CALL_DID_NOT_RUN = ("synthetic call: the browser did not run the test call (no WebRTC, or the page was left), so "
+                    "jitter, packet loss and call quality were not measured")
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,14 @@ class CallFigures:
     loss_pct: float
     burst_loss_pct: float | None
     rtt_ms: float | None
-    jitter_ms: float
+    jitter_ms: float | None
     r_factor: float | None
     mos: float | None
     mos_kind: str = "conversational"
     codec: str = "PCMU"
+    blocked: bool = False  # no UDP path: no packet could cross, so the loss is the whole call's
+    note: str | None = None  # why (blocked), or what was left out (no arrival log: upstream only)
+    legs: tuple[dict[str, Any], ...] = ()  # each direction's figures, as the document reports them
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ def browser_document(check: BrowserCheckInput, policy: Policy, *, candidate: str
     measurements, counted_by = browser_measurements(check)
     verdict = evaluate(measurements, policy)
     f, call = check.figures, check.call
-    not_reached = [] if call else [check.call_note]
+    not_reached = [check.call_note] if call is None else [f"synthetic call: {call.note}"] if call.note else []
     for phase, value in (("download", measurements.download_goodput_mbps),
                          ("upload", measurements.upload_goodput_mbps)):
         if value is None:
@@ -148,7 +153,7 @@ def _call_dict(call: CallFigures | None) -> dict[str, Any] | None:
             "packets_received": call.packets_received, "loss_pct": _rounded(call.loss_pct),
             "burst_loss_pct": _rounded(call.burst_loss_pct), "rtt_ms": _rounded(call.rtt_ms),
             "jitter_ms": _rounded(call.jitter_ms), "r_factor": _rounded(call.r_factor), "mos": _rounded(call.mos),
-            "mos_kind": call.mos_kind, "codec": call.codec}
+            "mos_kind": call.mos_kind, "codec": call.codec, "blocked": call.blocked, "legs": list(call.legs)}
 
 
 def verdict_reply(document: dict[str, Any], labels: dict[str, str], headlines: dict[str, str]) -> dict[str, Any]:

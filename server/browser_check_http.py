@@ -34,8 +34,8 @@ from homeshore.planning.policy import Policy
 from homeshore.planning.readiness import DEFAULT_POLICY
 from homeshore.planning.verdict import CRITERION_LABELS
 from homeshore.server.admission import Admission, Refusal
-from homeshore.server.browser_check_document import (BrowserCheckInput, CallFigures, ServerCount,
-                                                     browser_document, verdict_reply)
+from homeshore.server.browser_check_document import (CALL_DID_NOT_RUN, CALL_NOT_RUN, BrowserCheckInput,
+                                                     CallFigures, ServerCount, browser_document, verdict_reply)
 from homeshore.server.browser_checks import CHECK_ID_BYTES, CheckBook, CheckPlan, new_check_id
 from homeshore.server.browser_figures import MAX_BODY_BYTES, BadFigures, parse_figures
 from homeshore.server.candidate_page_html import HEADLINES, PAGES
@@ -85,6 +85,10 @@ class BrowserCheckHttp:
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/c/{token}/start", self.start), web.post("/check/{check_id}/finish", self.finish)]
+
+    def is_active(self, check_id: str) -> bool:
+        """Is `check_id` a check in progress (the WebRTC call's routes take only these)?"""
+        return self.book.get(check_id, time.monotonic()) is not None
 
     def charge(self, test_id: str, nbytes: int) -> bool:
         """May the speed request of `test_id` move `nbytes` more? Counted against its check's byte budget
@@ -151,7 +155,8 @@ class BrowserCheckHttp:
         document, _ = browser_document(BrowserCheckInput(
             server=_server_of(request), started_at=check.started_at, download_s=self.plan.download_s,
             upload_s=self.plan.upload_s, proxied=check.proxied, download=self._count_of("download", check.test_id),
-            upload=self._count_of("upload", check.test_id), figures=figures, call=call),
+            upload=self._count_of("upload", check.test_id), figures=figures, call=call,
+            call_note=CALL_NOT_RUN if self.call_result is None else CALL_DID_NOT_RUN),
             self.policy, candidate=check.reference, area=check.district, version=__version__,
             policy_origin=self.policy_origin)
         self._count("finished")

@@ -19,12 +19,15 @@ from dataclasses import dataclass
 from homeshore.server import reflector, speed_http
 from homeshore.server.admission import AdmissionCounters
 from homeshore.server.browser_check_http import BrowserCheckCounters, BrowserCheckHttp
+from homeshore.server.call_script import CALL_JS
 from homeshore.server.candidate_pages import CandidatePageCounters, CandidatePages
 from homeshore.server.invites import Invites
 from homeshore.server.recruiter_pages import RecruiterPageCounters, RecruiterPages
 from homeshore.server.reflector import ReflectorCounters
 from homeshore.server.sockets import bound_socket
 from homeshore.server.speed_limits import SpeedServerCounters, SpeedServerLimits
+from homeshore.server.webrtc_call import WebrtcCall
+from homeshore.server.webrtc_limits import WebrtcCounters
 
 
 class ListenError(OSError):
@@ -64,6 +67,7 @@ class ServeCounters:
     recruiter: RecruiterPageCounters
     checks: BrowserCheckCounters
     admission: AdmissionCounters
+    calls: WebrtcCounters
 
 
 def listen(bind: str, http_port: int, udp_port: int) -> Listening:
@@ -82,21 +86,23 @@ def listen(bind: str, http_port: int, udp_port: int) -> Listening:
 
 async def serve(listening: Listening, invites: Invites, recruiter: RecruiterPages, *, test_length_s: int = 10,
                 limits: SpeedServerLimits = SpeedServerLimits(), tls: ssl.SSLContext | None = None,
-                checks: BrowserCheckHttp | None = None,
+                checks: BrowserCheckHttp | None = None, calls: WebrtcCall | None = None,
                 on_started: Callable[[], None] = lambda: None) -> ServeCounters:
     """Serve on the sockets of listen() until SIGTERM or SIGINT (a server asked to stop has done its job: both
     are a clean stop), the candidate links judged by `invites`, the browser checks run by `checks` (none without
     it: a link's page then has nothing to start; its Admission holds the limits on checks in progress), the
-    recruiters' pages served by `recruiter`; HTTPS with `tls` (server/tls.py); on_started() is called once both
+    recruiters' pages served by `recruiter`, the checks' test calls by `calls` (server/webrtc_call.py, whose
+    script the page then runs); HTTPS with `tls` (server/tls.py); on_started() is called once both
     sockets answer. Returns the final counters."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     try:
-        pages = CandidatePages(invites)
+        pages = CandidatePages(invites, call_script=CALL_JS if calls is not None else None)
         transport, protocol = await reflector.start_reflector(listening.udp)
-        routes = pages.routes() + (checks.routes() if checks is not None else [])
+        routes = pages.routes() + (checks.routes() if checks is not None else []) + \
+            (calls.routes() if calls is not None else [])
         http = await speed_http.start_speed_http(listening.http, udp_port=listening.udp_port, limits=limits,
                                                  test_length_s=test_length_s,
                                                  routes=routes + recruiter.routes(), tls=tls)
@@ -105,11 +111,13 @@ async def serve(listening: Listening, invites: Invites, recruiter: RecruiterPage
             http.state.charge_test = checks.charge  # and the byte budget of each check
         on_started()
         await stopping.wait()
+        call_counters = await calls.stop() if calls is not None else WebrtcCounters()
         http_counters = await http.stop()
         transport.close()
         return ServeCounters(http_counters, protocol.counters, pages.counters, recruiter.counters,
                              checks.counters if checks is not None else BrowserCheckCounters(),
-                             checks.admission.counters if checks is not None else AdmissionCounters())
+                             checks.admission.counters if checks is not None else AdmissionCounters(),
+                             call_counters)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -38,6 +38,7 @@ from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessi
 
 from homeshore.server import call_figures
 from homeshore.server.call_figures import PACKET_S, PACKETS_PER_S, BadLog, CallFigures
+from homeshore.server.download_count import measured_kind
 from homeshore.server.speed_protocol import source_key
 from homeshore.server.webrtc_limits import WebrtcCounters, WebrtcLimits
 
@@ -73,9 +74,13 @@ class _Call:
 class WebrtcCall:
     """The call endpoints (routes()) for the checks is_active() accepts; result() gives a check's figures."""
 
-    def __init__(self, is_active: Callable[[str], bool], limits: WebrtcLimits = WebrtcLimits()) -> None:
+    def __init__(self, is_active: Callable[[str], bool], limits: WebrtcLimits = WebrtcLimits(), *,
+                 loopback_is_proxy: bool = False) -> None:
+        """loopback_is_proxy: offers from loopback come through a reverse proxy (`homeshore serve`), which every
+        candidate shares, so only the total limits them (the per-address limit is the proxy's to apply)."""
         self.is_active = is_active
         self.limits = limits
+        self.loopback_is_proxy = loopback_is_proxy
         self._counts = dict.fromkeys(WebrtcCounters.__dataclass_fields__, 0)
         self._calls: dict[str, _Call] = {}  # in progress
         self._results: OrderedDict[str, CallFigures] = OrderedDict()
@@ -114,7 +119,8 @@ class WebrtcCall:
             if check_id in self._calls:
                 raise _Refusal(409, "busy", "a call for this check is already in progress")
             source = source_key(request.remote or "")
-            if sum(call.source == source for call in self._calls.values()) >= self.limits.peers_per_source:
+            proxied = self.loopback_is_proxy and measured_kind(request.remote or "") == "proxy"
+            if not proxied and sum(call.source == source for call in self._calls.values()) >= self.limits.peers_per_source:
                 raise _Refusal(429, "refused", "too many calls in progress from your address")
             if len(self._calls) >= self.limits.peers_total:
                 raise _Refusal(503, "refused", "too many calls in progress, try again in a minute")

@@ -74,7 +74,7 @@ def test_serve_answers_http_and_udp_and_prints_its_counters_on_sigterm(tmp_path:
         stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == ExitStatus.OK
     assert stderr == ""
-    http_line, udp_line, links_line, recruiter_line, checks_line, admission_line = stdout.splitlines()
+    http_line, udp_line, links_line, recruiter_line, checks_line, admission_line, calls_line = stdout.splitlines()
     http = counters(http_line, "homeshore serve: HTTP")
     assert http["requests"] == 3 and http["connections"] == 3 and http["malformed"] == 0
     udp = counters(udp_line, "homeshore serve: UDP reflector")
@@ -87,6 +87,7 @@ def test_serve_answers_http_and_udp_and_prints_its_counters_on_sigterm(tmp_path:
     assert counters(admission_line, "homeshore serve: check admission") == {
         "admitted": 0, "finished": 0, "expired": 0, "refused_per_source": 0, "refused_total": 0, "refused_bytes": 0,
         "not_in_progress": 0}
+    assert set(counters(calls_line, "homeshore serve: browser calls").values()) == {0}
 
 
 def test_ctrl_c_is_a_clean_stop(tmp_path: Path) -> None:
@@ -96,7 +97,8 @@ def test_ctrl_c_is_a_clean_stop(tmp_path: Path) -> None:
     assert process.returncode == ExitStatus.OK, stderr
     assert [line.split(":")[1].strip() for line in stdout.splitlines()] == ["HTTP", "UDP reflector",
                                                                             "candidate links", "recruiter pages",
-                                                                            "browser checks", "check admission"]
+                                                                            "browser checks", "check admission",
+                                                                            "browser calls"]
 
 
 def _invite(state_dir: Path, base: str, *args: str) -> str:
@@ -150,7 +152,7 @@ def test_the_link_invite_prints_opens_on_serve_beside_the_speed_endpoints(tmp_pa
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == ExitStatus.OK and stderr == ""
-    http_line, _, links_line, _, _, _ = stdout.splitlines()
+    http_line, _, links_line, _, _, _, _ = stdout.splitlines()
     assert counters(links_line, "homeshore serve: candidate links") == {"valid": 2, "forged": 1, "expired": 1,
                                                                          "used_up": 1}
     http = counters(http_line, "homeshore serve: HTTP")

@@ -185,6 +185,13 @@ def test_speeds_match_iperf3_and_the_page_the_store_and_candidates_agree(tmp_pat
     assert shown["verdict"] == document["verdict"] == row["verdict"]
     assert (row["reference"], row["area"], row["source"]) == ("R-2026/0016", "NG5", "browser")
     assert m["duration_s"] <= 40 and m["bytes_used"] <= 25e6 * rate_kbit / 8_000  # the 40 s and 25 MB
+    # The test call ran over WebRTC (server/webrtc_call.py) on the clean shaped link: both legs, no loss to speak
+    # of, and judged (the policy's MOS limit is 4.0; a clean G.711 call scores 4.4).
+    call = m["synthetic_call"]
+    assert call is not None and not call["blocked"], document["not_reached"]
+    assert [leg["direction"] for leg in call["legs"]] == ["upstream", "downstream"]
+    assert all(leg["packets"] >= 990 and leg["loss_pct"] <= 1.0 for leg in call["legs"]), call
+    assert call["mos"] >= 4.0 and not any("synthetic call" in note for note in document["not_reached"])
     # At 390 px: the verdict's band is on screen in its colour, and nothing is wider than the screen.
     image = decode_png(png)
     assert image.width == WIDTH and shown["scrollWidth"] <= WIDTH

@@ -185,6 +185,24 @@ def test_calls_in_progress_are_limited_per_source_and_in_all() -> None:
     assert statuses[2][1] == "too many calls in progress, try again in a minute\n"
 
 
+def test_behind_a_reverse_proxy_only_the_total_limits_calls() -> None:
+    """`homeshore serve` takes loopback for its reverse proxy, which every candidate shares: three offers from
+    127.0.0.1 with room for two per address and three in all are all answered; a fourth is one too many."""
+    calls = WebrtcCall({*ACTIVE, "chk-4"}.__contains__, WebrtcLimits(peers_per_source=2, peers_total=3),
+                       loopback_is_proxy=True)
+
+    async def body(client):
+        statuses = []
+        for check_id in ("chk-1", "chk-2", "chk-3", "chk-4"):
+            async with client.post(f"/check/{check_id}/call/offer",
+                                   json={"type": "offer", "sdp": await _offer_sdp()}) as response:
+                statuses.append(response.status)
+        return statuses
+
+    statuses, counters = _run(calls, body)
+    assert statuses == [200, 200, 200, 503] and (counters.answered, counters.refused) == (3, 1)
+
+
 @pytest.mark.parametrize("document, packets, message", [
     ([], 10, 'the log is an object with exactly "seq" and "arrival_ms"'),
     ({"seq": [1]}, 10, 'the log is an object with exactly "seq" and "arrival_ms"'),
