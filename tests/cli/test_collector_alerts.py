@@ -137,8 +137,10 @@ def test_an_incident_that_ends_is_resolved_once_and_across_restarts(tmp_path: Pa
         call(2.4)
         runs.append(once())
     assert [run.stdout for run in runs] == [
-        "1 firing, 1 new incidents sent, 0 resolved, 0 failed\n", "1 firing, 0 new incidents sent, 0 resolved, 0 failed\n",
-        "0 firing, 0 new incidents sent, 1 resolved, 0 failed\n", "0 firing, 0 new incidents sent, 0 resolved, 0 failed\n",
+        "1 firing, 1 new incidents sent, 0 resolved, 0 failed\n",
+        "1 firing, 0 new incidents sent, 0 resolved, 0 failed\n",
+        "0 firing, 0 new incidents sent, 1 resolved, 0 failed\n",
+        "0 firing, 0 new incidents sent, 0 resolved, 0 failed\n",
         "1 firing, 1 new incidents sent, 0 resolved, 0 failed\n"], [(run.stdout, run.stderr) for run in runs]
     assert failed.returncode == 1 and "cannot reach the webhook" in failed.stderr, failed
     assert [body["status"] for body in receiver.bodies] == ["firing", "resolved", "firing"]
