@@ -82,6 +82,10 @@ CAUSES = ("upload_saturated", "home_network", "cpu", "far_end")
 # at the capture's next 1-s tick, and a report tells of the second before it: the reported loss starts and ends
 # 2 s late, so that it is what the windows of the segment, and only they, hear.
 REPORT_LAG_S = 2.0
+# The busy loops start this long before the segment, so that the softphone is starved from its first second:
+# Python's start on a loaded machine can take seconds, and busy CPUs alone leave sipp on time (the window before
+# stays clean, not poor).
+HOG_LEAD_S = 4.0
 CALL_S = 190  # >= 20 s of clean call before the first segment, 4 x 40 s of segments, 20 s after, some slack
 
 
@@ -243,7 +247,9 @@ def busy_cpus(ns: str, until_s: float) -> Iterator[None]:
 
 
 @contextmanager
-def impaired(cause: str, chain: netlab.Chain, reporter: subprocess.Popen, end_s: float) -> Iterator[None]:
+def impaired(cause: str, chain: netlab.Chain, reporter: subprocess.Popen, start_s: float,
+             end_s: float) -> Iterator[None]:
+    """The segment's impairment from start_s (entered then, or for the CPU HOG_LEAD_S before) to the block's end."""
     home, far = chain.hosts["home"], chain.hosts["far"]
     if cause == "upload_saturated":
         with netlab.iperf3_client(home.ns, far.ipv4, seconds=int(end_s - time.time()) + 5):
@@ -258,7 +264,11 @@ def impaired(cause: str, chain: netlab.Chain, reporter: subprocess.Popen, end_s:
     elif cause == "cpu":
         threads = sipp_threads(home.ns)
         with busy_cpus(home.ns, end_s + 1):
+            running_s = time.time()
+            sleep_until(start_s)
             starve(threads, True)
+            print(f"cpu: busy loops running {start_s - running_s:.2f} s before the segment, the softphone starved "
+                  f"{time.time() - start_s:.2f} s into it", file=sys.stderr)
             try:
                 yield
             finally:
@@ -313,8 +323,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 for index, cause in enumerate(CAUSES):
                     start_s = first_s + index * (IMPAIRED_WINDOWS + CLEAN_WINDOWS) * WINDOW_S
                     segment = Segment(cause, start_s, start_s + IMPAIRED_WINDOWS * WINDOW_S)
-                    sleep_until(segment.start_s)
-                    with impaired(cause, chain, reporter, segment.end_s):
+                    sleep_until(segment.start_s - (HOG_LEAD_S if cause == "cpu" else 0))
+                    with impaired(cause, chain, reporter, segment.start_s, segment.end_s):
                         before = uplink_counters(uplink)
                         sleep_until(segment.end_s)
                         references[cause] = reference(before, uplink_counters(uplink))
