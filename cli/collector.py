@@ -195,7 +195,8 @@ def query(influxql: str, url: str, database: str, retention_policy: str, usernam
 
 @collector.command()
 @click.option("--url", required=True, metavar="URL", help="The collector.")
-@click.option("--webhook", required=True, metavar="URL", help="Where each new incident is POSTed as JSON.")
+@click.option("--webhook", required=True, metavar="URL",
+              help="Where each incident is POSTed as JSON when it starts and when it ends.")
 @click.option("--state-file", required=True, metavar="FILE",
               help="The open incidents, kept across restarts so an incident is sent once.")
 @click.option("--database", default="homeshore", show_default=True, metavar="NAME")
@@ -207,7 +208,8 @@ def query(influxql: str, url: str, database: str, retention_policy: str, usernam
               help="Seconds between evaluations (default 30, Grafana's group interval).")
 def alerts(url: str, webhook: str, state_file: str, database: str, username: str, password_file: str | None,
            token_file: str | None, once: bool, interval_s: float | None) -> None:
-    """Evaluate the alert rules (dashboards/provisioning/alerting) and POST each new incident to a webhook."""
+    """Evaluate the alert rules (dashboards/provisioning/alerting) and POST each incident to a webhook when it starts
+    and when it ends."""
     import time
 
     from homeshore.collector.alert_rules import GROUP_INTERVAL
@@ -244,7 +246,8 @@ def alerts(url: str, webhook: str, state_file: str, database: str, username: str
         else:
             for line in problems:
                 click.echo(error_line(current_command(), line), err=True)
-            click.echo(f"{evaluation.firing} firing, {evaluation.sent} new incidents sent, {evaluation.failed} failed")
+            click.echo(f"{evaluation.firing} firing, {evaluation.sent} new incidents sent, {evaluation.resolved} "
+                       f"resolved, {evaluation.failed} failed")
             if once:
                 if evaluation.failed:
                     raise SystemExit(1)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from homeshore.probe.icmp_wire import echo_reply_sequence, echo_request
+from homeshore.probe.icmp_wire import echo6_reply_sequence, echo6_request, echo_reply_sequence, echo_request
 
 PAYLOAD = bytes(range(56))  # ping's default 56 bytes: 84 on the wire with the IP header
 
@@ -56,32 +56,36 @@ def home_segment(sent_ns: Sequence[int], replies_ns: Mapping[int, int]) -> HomeS
         jitter_ms=statistics.fmean(deltas) if deltas else None)
 
 
-def _raw_socket() -> socket.socket:
+def _raw_socket(family: int = socket.AF_INET) -> socket.socket:
     try:
-        return socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        return socket.socket(family, socket.SOCK_RAW,
+                             socket.IPPROTO_ICMPV6 if family == socket.AF_INET6 else socket.IPPROTO_ICMP)
     except PermissionError:
         raise GatewayProbeError("the gateway probe needs CAP_NET_RAW (the agent's service grants it)") from None
 
 
 def probe_gateway(address: str, *, count: int = 5, interval_s: float = 0.2, timeout_s: float = 1.0,
                   clock: Callable[[], int] = time.monotonic_ns,
-                  open_socket: Callable[[], socket.socket] = _raw_socket) -> HomeSegment:
-    """Sends `count` echo requests to `address` (an IPv4 address) `interval_s` apart and waits for the replies
-    until `timeout_s` after the last; blocks for about (count - 1) * interval_s + the last reply's RTT.
+                  open_socket: Callable[[int], socket.socket] = _raw_socket) -> HomeSegment:
+    """Sends `count` echo requests to `address` (IPv4, or IPv6 with its scope when link-local: fe80::1%eth0)
+    `interval_s` apart and waits for the replies until `timeout_s` after the last; blocks for about
+    (count - 1) * interval_s + the last reply's RTT.
     Raises GatewayProbeError when the socket cannot be opened or the address is not reachable at all."""
     if count < 1 or interval_s < 0 or timeout_s <= 0:
         raise ValueError("count must be at least 1, interval_s not negative and timeout_s positive")
     identifier = random.getrandbits(16)  # tells our replies from another ping's on the same host
     sent_ns: list[int] = []
     replies_ns: dict[int, int] = {}
-    with open_socket() as sock:
+    ipv6 = ":" in address
+    request, reply_sequence = (echo6_request, echo6_reply_sequence) if ipv6 else (echo_request, echo_reply_sequence)
+    with open_socket(socket.AF_INET6 if ipv6 else socket.AF_INET) as sock:
         sock.setblocking(False)
         start = clock()
         while True:
             now = clock()
             if len(sent_ns) < count and now >= start + len(sent_ns) * interval_s * 1e9:
                 try:
-                    sock.sendto(echo_request(identifier, len(sent_ns), PAYLOAD), (address, 0))
+                    sock.sendto(request(identifier, len(sent_ns), PAYLOAD), (address, 0))
                 except OSError as error:
                     raise GatewayProbeError(f"cannot reach the gateway: {error.strerror or error}") from None
                 sent_ns.append(clock())
@@ -97,7 +101,7 @@ def probe_gateway(address: str, *, count: int = 5, interval_s: float = 0.2, time
                 continue
             arrived = clock()
             packet = sock.recv(2048)
-            sequence = echo_reply_sequence(packet, identifier)
+            sequence = reply_sequence(packet, identifier)
             if sequence is not None and sequence < len(sent_ns) and sequence not in replies_ns:
                 replies_ns[sequence] = arrived
     return home_segment(sent_ns, replies_ns)

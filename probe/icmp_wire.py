@@ -1,4 +1,5 @@
-"""ICMP echo (RFC 792) on the wire: building requests and recognising our replies. Pure: bytes in, bytes out."""
+"""ICMP echo (RFC 792) and ICMPv6 echo (RFC 4443 §4) on the wire: building requests and recognising our replies.
+Pure: bytes in, bytes out."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import struct
 
 ECHO_REPLY = 0
 ECHO_REQUEST = 8
+ECHO6_REQUEST = 128
+ECHO6_REPLY = 129
 _HEADER = struct.Struct("!BBHHH")  # type, code, checksum, identifier, sequence
 
 
@@ -37,5 +40,22 @@ def echo_reply_sequence(packet: bytes, identifier: int) -> int | None:
         return None
     kind, code, _, ident, sequence = _HEADER.unpack_from(icmp)
     if kind != ECHO_REPLY or code != 0 or ident != identifier & 0xFFFF:
+        return None
+    return sequence
+
+
+def echo6_request(identifier: int, sequence: int, payload: bytes = b"") -> bytes:
+    """An ICMPv6 echo request with a zero checksum: the kernel fills it in for a raw ICMPv6 socket (RFC 3542
+    §3.1), since it covers the IPv6 pseudo-header whose source address only the kernel knows."""
+    return _HEADER.pack(ECHO6_REQUEST, 0, 0, identifier & 0xFFFF, sequence & 0xFFFF) + payload
+
+
+def echo6_reply_sequence(packet: bytes, identifier: int) -> int | None:
+    """The sequence number of an echo reply to us in what a raw ICMPv6 socket reads (the ICMPv6 message, no IPv6
+    header; its checksum verified by the kernel), None for anything else."""
+    if len(packet) < _HEADER.size:
+        return None
+    kind, code, _, ident, sequence = _HEADER.unpack_from(packet)
+    if kind != ECHO6_REPLY or code != 0 or ident != identifier & 0xFFFF:
         return None
     return sequence

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-PREFIX = "hsnl"  # every namespace this module creates is named PREFIX<pid>-<n><side>
-_NAME = re.compile(rf"^{PREFIX}(?P<pid>\d+)-\d+[ab]$")
+PREFIX = "hsnl"  # every namespace this module creates is named PREFIX<pid>-<n><letter>
+_NAME = re.compile(rf"^{PREFIX}(?P<pid>\d+)-\d+[a-z]$")
 _numbers = itertools.count(1)
 _swept = False
 
@@ -176,20 +176,13 @@ def _link_up(host: Host) -> bool:
     return " state UP " in run(host.ns, ["ip", "-o", "link", "show", "dev", host.dev])
 
 
-class Lab:
-    """Two namespaces `a` and `b` joined by a veth pair, addresses set, links and loopback up.
+class _Namespaces:
+    """What Lab and Chain share: build on entering (sweeping stale namespaces first, once per process), delete
+    every namespace created, with what is inside, on exit or when the build fails."""
 
-    A context manager: the namespaces (and with them the veth pair, qdiscs, nft tables and any process still
-    running inside) are deleted on exit, whether the body failed or not."""
+    _created: list[str]
 
-    def __init__(self, *, ipv6: bool = False) -> None:
-        # Every lab has the same addresses: each lives in its own namespaces, so they never meet.
-        number = next(_numbers)
-        self.a = Host(f"{PREFIX}{os.getpid()}-{number}a", "veth-a", "10.77.0.1", "fd00:77::1" if ipv6 else None)
-        self.b = Host(f"{PREFIX}{os.getpid()}-{number}b", "veth-b", "10.77.0.2", "fd00:77::2" if ipv6 else None)
-        self._created: list[str] = []
-
-    def __enter__(self) -> Lab:
+    def __enter__(self):
         global _swept
         if not _swept:
             sweep_stale_namespaces()
@@ -205,32 +198,115 @@ class Lab:
         self._destroy()
 
     def _build(self) -> None:
-        for host in (self.a, self.b):
-            _run_checked(["ip", "netns", "add", host.ns])
-            self._created.append(host.ns)
-        # Created straight inside the namespaces: the names never meet in the root namespace.
-        _run_checked(["ip", "link", "add", self.a.dev, "netns", self.a.ns, "type", "veth",
-                      "peer", "name", self.b.dev, "netns", self.b.ns])
-        for host in (self.a, self.b):
-            self._configure(host)
-        for host in (self.a, self.b):
-            _wait_until(functools.partial(_link_up, host), f"{host.ns}/{host.dev} up", 10)
+        raise NotImplementedError
+
+    def _add_namespace(self, ns: str) -> None:
+        _run_checked(["ip", "netns", "add", ns])
+        self._created.append(ns)
 
     @staticmethod
-    def _configure(host: Host) -> None:
-        run(host.ns, ["ip", "addr", "add", f"{host.ipv4}/24", "dev", host.dev])
-        if host.ipv6:
-            # No duplicate address detection, for the link-local address either: otherwise neighbour discovery
-            # waits ~2 s for it, and the first packets sent meanwhile overflow the unresolved queue, unseen.
-            run(host.ns, ["sysctl", "-qw", f"net.ipv6.conf.{host.dev}.accept_dad=0"])
-            run(host.ns, ["ip", "-6", "addr", "add", f"{host.ipv6}/64", "dev", host.dev, "nodad"])
-        run(host.ns, ["ip", "link", "set", "lo", "up"])
-        run(host.ns, ["ip", "link", "set", host.dev, "up"])
+    def _join(left: Host, right: Host) -> None:
+        """A veth pair from left to right, addresses set, links and loopback up (created straight inside the
+        namespaces: the names never meet in the root namespace)."""
+        _run_checked(["ip", "link", "add", left.dev, "netns", left.ns, "type", "veth",
+                      "peer", "name", right.dev, "netns", right.ns])
+        for host in (left, right):
+            _configure(host)
+
+    @staticmethod
+    def _wait_up(hosts: Sequence[Host]) -> None:
+        for host in hosts:
+            _wait_until(functools.partial(_link_up, host), f"{host.ns}/{host.dev} up", 10)
 
     def _destroy(self) -> None:
         for ns in reversed(self._created):
             _delete_namespace(ns)
         self._created.clear()
+
+
+def _configure(host: Host) -> None:
+    run(host.ns, ["ip", "addr", "add", f"{host.ipv4}/24", "dev", host.dev])
+    if host.ipv6:
+        # No duplicate address detection, for the link-local address either: otherwise neighbour discovery
+        # waits ~2 s for it, and the first packets sent meanwhile overflow the unresolved queue, unseen.
+        run(host.ns, ["sysctl", "-qw", f"net.ipv6.conf.{host.dev}.accept_dad=0"])
+        run(host.ns, ["ip", "-6", "addr", "add", f"{host.ipv6}/64", "dev", host.dev, "nodad"])
+    run(host.ns, ["ip", "link", "set", "lo", "up"])
+    run(host.ns, ["ip", "link", "set", host.dev, "up"])
+
+
+class Lab(_Namespaces):
+    """Two namespaces `a` and `b` joined by a veth pair, addresses set, links and loopback up.
+
+    A context manager: the namespaces (and with them the veth pair, qdiscs, nft tables and any process still
+    running inside) are deleted on exit, whether the body failed or not."""
+
+    def __init__(self, *, ipv6: bool = False) -> None:
+        # Every lab has the same addresses: each lives in its own namespaces, so they never meet.
+        number = next(_numbers)
+        self.a = Host(f"{PREFIX}{os.getpid()}-{number}a", "veth-a", "10.77.0.1", "fd00:77::1" if ipv6 else None)
+        self.b = Host(f"{PREFIX}{os.getpid()}-{number}b", "veth-b", "10.77.0.2", "fd00:77::2" if ipv6 else None)
+        self._created: list[str] = []
+
+    def _build(self) -> None:
+        for host in (self.a, self.b):
+            self._add_namespace(host.ns)
+        self._join(self.a, self.b)
+        self._wait_up((self.a, self.b))
+
+
+class Chain(_Namespaces):
+    """Namespaces in a line, each joined to the next by a veth pair: `names[0] -- names[1] -- ... -- names[-1]`
+    (for instance home -- router -- isp -- far). Link i is the subnet 10.77.<i+1>.0/24, its left end .1 and its
+    right end .2; the namespaces in between forward IPv4, and every namespace routes towards both ends, so any
+    two can reach each other. `hosts[name]`: that namespace's end towards the next one (the last one's: towards
+    the one before), the address the others reach it at; `left(name)` and `right(name)` name each end of its
+    links. A context manager deleting everything on exit, like Lab."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        if len(names) < 2 or len(set(names)) != len(names):
+            raise ValueError(f"a chain needs two or more distinct names, not {names}")
+        number = next(_numbers)
+        self.names = list(names)
+        self.namespaces = {name: f"{PREFIX}{os.getpid()}-{number}{letter}"
+                           for name, letter in zip(names, "abcdefghijklmnopqrstuvwxyz")}
+        # links[i]: (left end in names[i], right end in names[i + 1])
+        self.links = [(Host(self.namespaces[left], f"to-{right}"[:15], f"10.77.{i + 1}.1"),
+                       Host(self.namespaces[right], f"to-{left}"[:15], f"10.77.{i + 1}.2"))
+                      for i, (left, right) in enumerate(zip(names, names[1:]))]
+        self._created: list[str] = []
+
+    def right(self, name: str) -> Host:
+        """`name`'s end of the link towards the last namespace."""
+        return self.links[self.names.index(name)][0]
+
+    def left(self, name: str) -> Host:
+        """`name`'s end of the link towards the first namespace."""
+        return self.links[self.names.index(name) - 1][1] if self.names.index(name) else self.right(name)
+
+    @property
+    def hosts(self) -> dict[str, Host]:
+        return {name: self.right(name) if index < len(self.names) - 1 else self.left(name)
+                for index, name in enumerate(self.names)}
+
+    def _build(self) -> None:
+        for ns in self.namespaces.values():
+            self._add_namespace(ns)
+        for left, right in self.links:
+            self._join(left, right)
+        for index, name in enumerate(self.names):
+            ns = self.namespaces[name]
+            if 0 < index < len(self.names) - 1:
+                run(ns, ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+            if index < len(self.names) - 1:  # towards the last namespace: the default route
+                run(ns, ["ip", "route", "add", "default", "via", self.links[index][1].ipv4])
+            if index:  # towards the first: the subnets before the one this namespace is on
+                for far_left, _ in self.links[:index - 1]:
+                    run(ns, ["ip", "route", "add", f"{far_left.ipv4.rsplit('.', 1)[0]}.0/24",
+                             "via", self.links[index - 1][0].ipv4])
+                if index == len(self.names) - 1:
+                    run(ns, ["ip", "route", "add", "default", "via", self.links[index - 1][0].ipv4])
+        self._wait_up([host for link in self.links for host in link])
 
 
 # --- link conditions -----------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 explained by what the host did in the same seconds. Pure: readings in, `HostFigures` (planning/cause.py) out.
 
 Over a window: CPU, Wi-Fi signal, retries, gateway round trip and jitter are the mean of the readings that
-overlap it; gateway loss is all echoes lost over all sent; the VPN kind is the last one seen.
+overlap it; gateway loss is all echoes lost over all sent; the VPN kind is the last one seen. Figures are rounded
+to 3 places, as every stored figure (quality/results.rounded): they become a window's evidence fields.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from homeshore.planning.cause import HostFigures
 from homeshore.probe.gateway_probe import HomeSegment
+from homeshore.quality.results import rounded
 
 KEEP_S = 120.0  # a window closes at most ~11 s after it starts; two minutes leaves room for a slow tick
 
@@ -35,7 +37,7 @@ class ContextReading:
 
 def _mean(values: Iterable[float | None]) -> float | None:
     known = [v for v in values if v is not None]
-    return statistics.fmean(known) if known else None
+    return rounded(statistics.fmean(known)) if known else None
 
 
 def _max(values: Iterable[float | None]) -> float | None:
@@ -55,7 +57,7 @@ def figures_of(readings: list[ContextReading]) -> HostFigures:
         wifi_retries_per_s=_mean(r.wifi_retries_per_s for r in readings),
         gateway_rtt_ms=_mean(s.rtt_mean_ms for s in segments),
         gateway_jitter_ms=_mean(s.jitter_ms for s in segments),
-        gateway_loss_pct=100 * sum(s.sent - s.received for s in segments) / sent if sent else None,
+        gateway_loss_pct=rounded(100 * sum(s.sent - s.received for s in segments) / sent) if sent else None,
         vpn_kind=vpn[-1] if vpn else None,
     )
 

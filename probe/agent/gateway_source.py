@@ -20,6 +20,7 @@ from homeshore.probe.agent.context_history import ContextHistory, ContextReading
 from homeshore.probe.agent.health import Health
 from homeshore.probe.agent.runtime import Runtime
 from homeshore.probe.gateway_probe import HomeSegment
+from homeshore.quality.results import rounded
 
 log = logging.getLogger("homeshore.agent")
 
@@ -31,10 +32,10 @@ GATEWAY_REFRESH_S = 60.0  # the default route is read again this often
 
 
 def gateway_sample(segment: HomeSegment, tags: Mapping[str, str], conn: str, time_ns: int) -> Sample:
-    """The `host` point of one probe of the home segment."""
+    """The `host` point of one probe of the home segment (figures rounded to 3 places, as every stored one)."""
     return Sample("host", {**tags, "conn": conn},
-                  {"gateway_rtt_ms": segment.rtt_mean_ms, "gateway_jitter_ms": segment.jitter_ms,
-                   "gateway_loss_pct": segment.loss_pct}, time_ns)
+                  {"gateway_rtt_ms": rounded(segment.rtt_mean_ms), "gateway_jitter_ms": rounded(segment.jitter_ms),
+                   "gateway_loss_pct": rounded(segment.loss_pct)}, time_ns)
 
 
 class GatewayCollector:

@@ -1,6 +1,7 @@
 """`homeshore collector alerts` against a real influxd 1.6 and a real HTTP receiver (http.server on a port bound
 at 0): a poor call that stays poor over several evaluations, and across a restart, is one POST; a clean call
-none; bad options one line and exit 2. Incidents over time (end, start again) through the pure grouping."""
+none; a call that recovers one resolved POST; bad options one line and exit 2. Incidents over time (end, start
+again) through the pure grouping."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from typing import Iterator
 
 import pytest
 
-from homeshore.collector.alert_incidents import Firing, new_incidents, webhook_payload
+from homeshore.collector.alert_incidents import (Firing, OpenIncident, ended_incidents, new_incidents,
+                                                 resolved_payload, webhook_payload)
 from homeshore.collector.alert_rules import RULES
 from homeshore.collector.schema import Sample, to_line_protocol
 from tests.cli.one_line import assert_one_line_exit_2
@@ -109,6 +111,65 @@ def test_failed_post_is_sent_again(influx: InfluxServer, tmp_path: Path) -> None
     assert again.returncode == 0 and len(receiver.bodies) == 1, again
 
 
+def test_an_incident_that_ends_is_resolved_once_and_across_restarts(tmp_path: Path) -> None:
+    """A call poor, then recovered (the same points overwritten with a good MOS: same series and times), then
+    poor again, each evaluation a new process (--once) with the state file between them: firing, resolved,
+    firing; a resolved POST that failed is sent at the next evaluation, and only once."""
+    now_s = int(time.time())
+    state = tmp_path / "alerts.json"
+    with InfluxServer() as server, Receiver() as receiver:
+        server.query(f'CREATE DATABASE {DATABASE} WITH DURATION 90d REPLICATION 1 NAME "raw"')
+
+        def call(mos: float) -> None:
+            samples = call_windows("agent-recovers", mos, now_s - 300, now_s + 1200)
+            assert server.write([to_line_protocol(s) for s in samples], DATABASE).status == 204
+
+        def once(webhook: str = receiver.url) -> subprocess.CompletedProcess:
+            return subprocess.run(alerts("--url", server.url, "--webhook", webhook, "--state-file", str(state),
+                                         "--once"), capture_output=True, text=True, timeout=60)
+
+        call(2.4)
+        runs = [once(), once()]
+        call(4.3)
+        with closed_port() as port:
+            failed = once(f"http://127.0.0.1:{port}/")
+        runs += [once(), once()]
+        call(2.4)
+        runs.append(once())
+    assert [run.stdout for run in runs] == [
+        "1 firing, 1 new incidents sent, 0 resolved, 0 failed\n",
+        "1 firing, 0 new incidents sent, 0 resolved, 0 failed\n",
+        "0 firing, 0 new incidents sent, 1 resolved, 0 failed\n",
+        "0 firing, 0 new incidents sent, 0 resolved, 0 failed\n",
+        "1 firing, 1 new incidents sent, 0 resolved, 0 failed\n"], [(run.stdout, run.stderr) for run in runs]
+    assert failed.returncode == 1 and "cannot reach the webhook" in failed.stderr, failed
+    assert [body["status"] for body in receiver.bodies] == ["firing", "resolved", "firing"]
+    first, resolved, again = (body["alerts"][0] for body in receiver.bodies)
+    assert resolved["status"] == "resolved" and resolved["labels"] == first["labels"] == again["labels"] == {
+        "alertname": "Call MOS below 3.1 for 30 s", "rule_uid": "homeshore-call-mos-low", "agent": "agent-recovers",
+        "direction": "outbound"}
+    assert resolved["startsAt"] == first["startsAt"] and resolved["values"] == first["values"] == {"B": 2.4}
+    assert first["startsAt"] < resolved["endsAt"] <= again["startsAt"], (first, resolved, again)
+    assert "endsAt" not in first and again["startsAt"] != first["startsAt"]
+
+
+def test_a_state_file_of_the_earlier_form_still_resolves(influx: InfluxServer, tmp_path: Path) -> None:
+    """[uid, labels] entries (before resolved notifications): an incident open in one, not firing now, ends
+    with a resolved POST that has no start time; agent-poor, firing and not in the file, starts one."""
+    state = tmp_path / "alerts.json"
+    state.write_text(json.dumps({"open": [["homeshore-call-mos-low", [["agent", "agent-clean"],
+                                                                       ["direction", "outbound"]]]]}))
+    with Receiver() as receiver:
+        result = subprocess.run(alerts("--url", influx.url, "--webhook", receiver.url, "--state-file", str(state),
+                                       "--once"), capture_output=True, text=True, timeout=60)
+    assert result.stdout == "1 firing, 1 new incidents sent, 1 resolved, 0 failed\n", result
+    by_status = {body["status"]: body["alerts"][0] for body in receiver.bodies}
+    assert by_status["resolved"]["labels"]["agent"] == "agent-clean" and by_status["resolved"]["startsAt"] is None
+    assert by_status["firing"]["labels"]["agent"] == "agent-poor"
+    assert [entry["labels"] for entry in json.loads(state.read_text())["open"]] == [
+        [["agent", "agent-poor"], ["direction", "outbound"]]]
+
+
 def test_incidents_are_runs_of_consecutive_firing() -> None:
     """Firing, firing, clear, firing: two incidents; two agents at once: one each."""
     rule = RULES[0]
@@ -121,6 +182,13 @@ def test_incidents_are_runs_of_consecutive_firing() -> None:
         started.append([one.labels["agent"] for one in new_incidents(open_keys, firing)])
         open_keys = {one.key for one in firing}
     assert started == [["a"], [], [], ["a", "b"], []]
+    opened = [OpenIncident(poor_a.key, "2026-01-01T00:00:00Z", 2.0), OpenIncident(poor_b.key, None, 2.5)]
+    assert ended_incidents(opened, [poor_b]) == opened[:1] and ended_incidents(opened, [poor_a, poor_b]) == []
+    assert resolved_payload(opened[0], "2026-01-01T00:05:00Z") == {"status": "resolved", "alerts": [{
+        "status": "resolved", "labels": {"alertname": rule.title, "rule_uid": rule.uid, "agent": "a",
+                                         "direction": "outbound"},
+        "annotations": {"summary": rule.summary}, "startsAt": "2026-01-01T00:00:00Z", "values": {"B": 2.0},
+        "endsAt": "2026-01-01T00:05:00Z"}]}
     assert webhook_payload(poor_a, "2026-01-01T00:00:00Z")["alerts"][0]["startsAt"] == "2026-01-01T00:00:00Z"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ LOSS_TOLERANCE_POINTS = 1.5
 JITTER_CALL_PACKETS = 600  # 12 s, of which 8 s under load: many TCP sawtooth cycles on a 1 Mbit/s link
 SHAPED_KBIT = 1_000
 SIGNALLING_MARGIN_S = 2.0
+IP_RECVTTL = 12  # <linux/in.h>; Python's socket module does not name it
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -106,6 +108,39 @@ def test_sweep_deletes_namespaces_of_dead_runs_only():
             subprocess.run(["ip", "netns", "delete", name], capture_output=True)
     assert dead in swept and dead not in remaining
     assert alive not in swept and alive in remaining
+
+
+def test_a_chain_routes_end_to_end_through_its_middle_and_deletes_everything():
+    """home -- router -- isp -- far: a datagram from each end reaches the other over three hops (TTL 64 - 2 as it
+    arrives: forwarded by router and isp, not short-cut), and a failing body leaves no namespace behind."""
+    with pytest.raises(RuntimeError, match="body failed"):
+        with netlab.Chain(("home", "router", "isp", "far")) as chain:
+            names = set(chain.namespaces.values())
+            assert names <= set(netlab.list_namespaces())
+            home, far = chain.hosts["home"], chain.hosts["far"]
+            assert (home.ipv4, chain.left("router").ipv4, chain.right("router").ipv4, far.ipv4) == \
+                ("10.77.1.1", "10.77.1.2", "10.77.2.1", "10.77.3.2")
+            for source, target in ((home, far), (far, home)):
+                assert netlab.in_namespace(target.ns, lambda: _ttl_of_one_datagram(source, target)) == 62
+            raise RuntimeError("body failed")
+    assert not names & set(netlab.list_namespaces())
+
+
+def _ttl_of_one_datagram(source: netlab.Host, target: netlab.Host) -> int:
+    """Run in target's namespace: receive one UDP datagram that `source` sends from its own namespace; its TTL."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+        receiver.bind((target.ipv4, 0))
+        receiver.settimeout(10)
+        port = receiver.getsockname()[1]
+        netlab.run(source.ns, ["python3", "-c", "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
+                               f".sendto(b'x', ('{target.ipv4}', {port}))"])
+        _, ancillary, _, _ = receiver.recvmsg(16, socket.CMSG_SPACE(4))
+        (level, kind, data), = ancillary
+        assert (level, kind) == (socket.IPPROTO_IP, socket.IP_TTL)
+        return int.from_bytes(data, sys.byteorder)
 
 
 def _freed_pid() -> int:

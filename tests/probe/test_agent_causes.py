@@ -49,6 +49,18 @@ def test_figures_of_readings():
     assert figures_of([]) == HostFigures()
 
 
+def test_figures_are_rounded_to_3_places_as_every_stored_figure():
+    """They become evidence fields, and diagnose prints them: a live run stored gateway_jitter_ms
+    0.0042618249999999995 (a 19-digit run that the privacy check of every output reads as a number in clear)."""
+    readings = [ContextReading(1001.0 + i, 1.0, cpu_pct=cpu, gateway=HomeSegment(3, received, 100 * (3 - received) / 3,
+                                                                           rtt, rtt, rtt / 3))
+                for i, (cpu, received, rtt) in enumerate([(99.9, 3, 0.0123456), (100.0, 2, 0.0101), (99.9, 3, 0.01)])]
+    assert figures_of(readings) == HostFigures(cpu_pct=99.933, gateway_rtt_ms=0.011, gateway_jitter_ms=0.004,
+                                               gateway_loss_pct=11.111)
+    sample = gateway_sample(HomeSegment(3, 2, 100 / 3, 0.0123456, 0.02, 1 / 3), TAGS, "wired", 7)
+    assert dict(sample.fields) == {"gateway_rtt_ms": 0.012, "gateway_jitter_ms": 0.333, "gateway_loss_pct": 33.333}
+
+
 def test_history_gives_the_readings_overlapping_a_window_and_forgets_old_ones():
     history = ContextHistory(keep_s=60.0)
     for second in range(1000, 1031):  # readings of 1 s ending at 1000 .. 1030

@@ -14,9 +14,10 @@ import threading
 
 import pytest
 
-from homeshore.probe.gateway import Gateway, default_gateway, parse_default_gateway
+from homeshore.probe.gateway import Gateway, default_gateway, parse_default_gateway, parse_default_gateway6
 from homeshore.probe.gateway_probe import GatewayProbeError, HomeSegment, home_segment, probe_gateway
-from homeshore.probe.icmp_wire import echo_reply_sequence, echo_request, internet_checksum
+from homeshore.probe.icmp_wire import (echo6_reply_sequence, echo6_request, echo_reply_sequence, echo_request,
+                                       internet_checksum)
 from tests import netlab
 from tests.conftest import require_tool, skip_or_fail
 
@@ -52,6 +53,38 @@ def test_default_gateway_from_route_text(lines, expected, tmp_path):
     assert default_gateway(tmp_path) == expected
 
 
+def route6_line(destination: str, length: int, next_hop: str, metric: int, flags: int, device: str) -> str:
+    source = f"{'0' * 32} 00"
+    return f"{destination} {length:02x} {source} {next_hop} {metric:08x} 00000001 00000000 {flags:08x} {device:>8}\n"
+
+
+ANY6 = "0" * 32
+ROUTER6 = "fe800000000000000000000000000001"  # fe80::1, a router's link-local address
+
+
+@pytest.mark.parametrize("lines, expected", [
+    # An IPv6-only home: the router's link-local address as next hop, with the interface as its scope.
+    ([route6_line("20010db8000000010000000000000000", 64, ANY6, 256, 0x0001, "eth0"),
+      route6_line(ANY6, 0, ROUTER6, 1024, 0x0003, "eth0")], Gateway("eth0", "fe80::1%eth0", 1024)),
+    # Cable and Wi-Fi: the lower metric; a global next hop needs no scope.
+    ([route6_line(ANY6, 0, ROUTER6, 600, 0x0003, "wlan0"),
+      route6_line(ANY6, 0, "20010db8000000000000000000000001", 100, 0x0003, "eth0")],
+     Gateway("eth0", "2001:db8::1", 100)),
+    # The kernel's unreachable default through lo (RTF_REJECT | RTF_NONEXTHOP, no gateway), a /0 not ::/0.
+    ([route6_line(ANY6, 0, ANY6, 0xFFFFFFFF, 0x00200200, "lo"),
+      route6_line("20000000000000000000000000000000", 3, ROUTER6, 1, 0x0003, "eth0")], None),
+    (["garbage\n", "a b c d e f g h i j\n"], None),
+])
+def test_ipv6_default_gateway_from_ipv6_route_text(lines, expected, tmp_path):
+    assert parse_default_gateway6("".join(lines)) == expected
+    (tmp_path / "net").mkdir()
+    (tmp_path / "net" / "ipv6_route").write_text("".join(lines))
+    assert default_gateway(tmp_path) == expected  # no IPv4 route file: IPv6's
+    (tmp_path / "net" / "route").write_text(ROUTE_HEADER + route_line("eth0", "00000000", "0100000A", "0003", 0,
+                                                                      "00000000"))
+    assert default_gateway(tmp_path) == Gateway("eth0", "10.0.0.1", 0)  # IPv4's first
+
+
 def test_no_proc_route_means_no_gateway(tmp_path):
     assert default_gateway(tmp_path) is None
 
@@ -83,6 +116,18 @@ def test_echo_request_matches_scapy_and_a_reply_is_recognised():
                     / ICMP(type=0, id=0xBEEF, seq=9) / payload)
     assert echo_reply_sequence(options, 0xBEEF) == 9  # IHL 6: the header is skipped by its length
     assert echo_reply_sequence(b"\x45" + bytes(10), 0xBEEF) is None
+
+
+def test_icmpv6_echo_request_matches_scapy_and_a_reply_is_recognised():
+    from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest
+
+    payload = bytes(range(56))
+    assert echo6_request(0xBEEF, 7, payload) == bytes(ICMPv6EchoRequest(id=0xBEEF, seq=7, cksum=0, data=payload))
+    reply = bytes(ICMPv6EchoReply(id=0xBEEF, seq=7, cksum=0x1234, data=payload))  # what a raw socket reads
+    assert echo6_reply_sequence(reply, 0xBEEF) == 7
+    assert echo6_reply_sequence(reply, 0xBEEE) is None
+    assert echo6_reply_sequence(echo6_request(0xBEEF, 7, payload), 0xBEEF) is None  # a request
+    assert echo6_reply_sequence(reply[:7], 0xBEEF) is None
 
 
 # --- the summary ----------------------------------------------------------------------------------------------
@@ -182,6 +227,31 @@ def test_clean_segment_then_a_full_tbf_queue(home):
     assert loaded.received >= 10  # a full tbf queue also drops: what fits is answered
     assert loaded.rtt_mean_ms == pytest.approx(queue_ms, rel=0.25, abs=3), (loaded, queue_ms)
     assert loaded.rtt_mean_ms > clean.rtt_mean_ms + 20
+
+
+@pytest.mark.netns
+def test_an_ipv6_only_home_probes_its_routers_link_local_address():
+    """The home's only default route is IPv6, via the router's link-local address: the kernel's ipv6_route
+    names it, and the probe's loss equals nft's drop counter of ICMPv6 echo replies."""
+    for tool in ("ip", "nft"):
+        require_tool(tool)
+    with netlab.Lab(ipv6=True) as lab:
+        router = netlab.run(lab.b.ns, ["ip", "-6", "-o", "addr", "show", "dev", lab.b.dev, "scope", "link"]).split()[3]
+        router = router.split("/")[0]
+        netlab.run(lab.a.ns, ["ip", "-6", "route", "add", "default", "via", router, "dev", lab.a.dev])
+        gateway = parse_default_gateway6(netlab.run(lab.a.ns, ["cat", "/proc/net/ipv6_route"]))
+        assert gateway == Gateway(lab.a.dev, f"{router}%{lab.a.dev}", 1024)
+        assert parse_default_gateway(netlab.run(lab.a.ns, ["cat", "/proc/net/route"])) is None
+        clean = netlab.in_namespace(lab.a.ns, lambda: probe_gateway(gateway.address, count=10, interval_s=0.01))
+        netlab.run(lab.b.ns, ["nft", "-f", "-"], stdin=(
+            "table netdev homeshore_gw {\n"
+            f'  chain eg {{ type filter hook egress device "{lab.b.dev}" priority 0; policy accept;\n'
+            "    icmpv6 type echo-reply numgen random mod 100 < 30 counter drop\n  }\n}\n"))
+        lossy = netlab.in_namespace(lab.a.ns, lambda: probe_gateway(gateway.address, count=60, interval_s=0.005))
+        ruleset = netlab.run(lab.b.ns, ["nft", "list", "table", "netdev", "homeshore_gw"])
+    dropped = int(re.search(r"counter packets (\d+)", ruleset).group(1))
+    assert (clean.received, clean.loss_pct) == (10, 0.0) and clean.rtt_mean_ms < 5, clean
+    assert 5 <= dropped <= 35 and (lossy.sent, lossy.sent - lossy.received) == (60, dropped), (lossy, ruleset)
 
 
 def test_without_cap_net_raw_one_clear_error():
