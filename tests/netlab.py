@@ -409,6 +409,18 @@ def realtime(argv: Sequence[str]) -> list[str]:
     return ["chrt", "--fifo", str(REALTIME_PRIORITY), *map(str, argv)]
 
 
+@contextmanager
+def realtime_threads() -> Iterator[None]:
+    """The calling thread, and every thread it starts inside the block (threads inherit their creator's policy),
+    under SCHED_FIFO, as `realtime` puts a process: for senders and reflectors a test runs in its own process."""
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))  # 0: the calling thread
+    try:
+        yield
+    finally:
+        os.sched_setscheduler(0, policy, param)
+
+
 def _sipp_argv(scenario: str, address: str, sip_port: int, media_port: int, timeout_s: int) -> list[str]:
     return [*realtime(["sipp"]), "-sf", scenario, "-i", address, "-p", sip_port, "-mp", media_port,
             "-m", 1, "-nostdin", "-trace_err", "-timeout", f"{timeout_s}s", "-timeout_error"]
