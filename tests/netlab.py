@@ -329,7 +329,8 @@ def tcpdump(ns: str, dev: str, path: Path | str, *, bpf: Sequence[str] = ()) -> 
     # -Z root: Debian's tcpdump otherwise drops to user tcpdump and may not write to a test's directory.
     # --immediate-mode -U: read and write each packet at once: otherwise the kernel hands packets over in blocks,
     # and the block still open when tcpdump is stopped is lost. -B: a 16 MiB buffer, so bursts are not dropped.
-    argv = [*realtime(["tcpdump"]), "-Z", "root", "--immediate-mode", "-U", "-n", "-B", "16384", "-i", dev, "-w", str(path), *bpf]
+    argv = realtime(["tcpdump", "-Z", "root", "--immediate-mode", "-U", "-n", "-B", "16384", "-i", dev, "-w", path,
+                     *bpf])
     with open(capture.log, "w") as log:
         with _running(ns, argv, sig=signal.SIGINT, stdout=log, stderr=log) as process:
             _wait_until(lambda: "listening on" in capture.log.read_text(), f"tcpdump on {ns}/{dev}", 10, process)

@@ -91,8 +91,8 @@ def test_2_pct_random_loss_is_measured_as_nft_dropped_it_and_lowers_the_mos() ->
     clean call is held to the E-model's figures for a clean veth, and on a loaded machine threads that wait for
     a CPU read their packets late, which is jitter and delay the link did not add."""
     progress: list[float] = []
-    with netlab.realtime_threads(), netlab.Lab() as lab, reflector_in(lab.b.ns, LONG_PORT), reflector_in(lab.b.ns, DEFAULT_PORT), \
-            reflector_in(lab.b.ns, CLEAN_PORT) as clean_reflector:
+    with netlab.realtime_threads(), netlab.Lab() as lab, reflector_in(lab.b.ns, LONG_PORT), \
+            reflector_in(lab.b.ns, DEFAULT_PORT), reflector_in(lab.b.ns, CLEAN_PORT) as clean_reflector:
         table = count_losses(lab, LONG_PORT)
         count_losses(lab, DEFAULT_PORT)
         started = time.monotonic()
