@@ -47,6 +47,7 @@ UAC_MEDIA_PORT = 16000  # sipp_call's RTP ports (-mp), fixed so that filters and
 UAS_MEDIA_PORT = 17000
 PTIME_S = 0.020
 ALAW_BYTES_PER_PACKET = 160  # 20 ms of 8 kHz A-law
+REALTIME_PRIORITY = 10  # SCHED_FIFO priority of timed senders (see `realtime`): above every ordinary process
 
 
 class LabError(RuntimeError):
@@ -404,7 +405,8 @@ def tcpdump(ns: str, dev: str, path: Path | str, *, bpf: Sequence[str] = ()) -> 
     # -Z root: Debian's tcpdump otherwise drops to user tcpdump and may not write to a test's directory.
     # --immediate-mode -U: read and write each packet at once: otherwise the kernel hands packets over in blocks,
     # and the block still open when tcpdump is stopped is lost. -B: a 16 MiB buffer, so bursts are not dropped.
-    argv = ["tcpdump", "-Z", "root", "--immediate-mode", "-U", "-n", "-B", "16384", "-i", dev, "-w", str(path), *bpf]
+    argv = realtime(["tcpdump", "-Z", "root", "--immediate-mode", "-U", "-n", "-B", "16384", "-i", dev, "-w", path,
+                     *bpf])
     with open(capture.log, "w") as log:
         with _running(ns, argv, sig=signal.SIGINT, stdout=log, stderr=log) as process:
             _wait_until(lambda: "listening on" in capture.log.read_text(), f"tcpdump on {ns}/{dev}", 10, process)
@@ -472,8 +474,32 @@ def _endpoint(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
+def realtime(argv: Sequence[str]) -> list[str]:
+    """argv run under SCHED_FIFO (chrt): the lab's senders of timed traffic (sipp, the paced RTP sender) and tcpdump.
+
+    A sender's send times are what the tests measure jitter and rate against, and a sender waiting for a CPU
+    sends late: with 3 busy loops beside the tests on 2 cores, a clean sipp call's echo read 13.3 ms of jitter
+    (155 ms between two packets). tcpdump that waits for a CPU still has packets in the kernel's buffer when it
+    is stopped, and they are lost (21 of 6,000 at the end of a 3-s capture). Scheduled ahead of every ordinary
+    process, the figures are the network's, not the load's. All of them sleep or block between packets, so they
+    take little CPU; the kernel's real-time throttling (95 % of each second) bounds them anyway."""
+    return ["chrt", "--fifo", str(REALTIME_PRIORITY), *map(str, argv)]
+
+
+@contextmanager
+def realtime_threads() -> Iterator[None]:
+    """The calling thread, and every thread it starts inside the block (threads inherit their creator's policy),
+    under SCHED_FIFO, as `realtime` puts a process: for senders and reflectors a test runs in its own process."""
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))  # 0: the calling thread
+    try:
+        yield
+    finally:
+        os.sched_setscheduler(0, policy, param)
+
+
 def _sipp_argv(scenario: str, address: str, sip_port: int, media_port: int, timeout_s: int) -> list[str]:
-    return ["sipp", "-sf", scenario, "-i", address, "-p", sip_port, "-mp", media_port,
+    return [*realtime(["sipp"]), "-sf", scenario, "-i", address, "-p", sip_port, "-mp", media_port,
             "-m", 1, "-nostdin", "-trace_err", "-timeout", f"{timeout_s}s", "-timeout_error"]
 
 
@@ -540,10 +566,13 @@ def iperf3_client(ns: str, server: str, port: int = 5201, *, seconds: float = 10
 
 
 def send_rtp(ns: str, dst: str, *, streams: int, rate_pps: float, seconds: float, port: int | None = None,
-             timeout_s: float | None = None) -> dict:
-    """Run tests/tools/rtp_sender.py in `ns` to the end; its JSON report (packets_sent, elapsed_s, ...)."""
+             timeout_s: float | None = None, scheduled_realtime: bool = False) -> dict:
+    """Run tests/tools/rtp_sender.py in `ns` to the end; its JSON report (packets_sent, elapsed_s, ...).
+
+    scheduled_realtime: under SCHED_FIFO (see `realtime`), for a test of the sender's own pacing."""
     argv = [sys.executable, "-m", "tests.tools.rtp_sender", "--dst", dst, "--streams", streams,
             "--rate", rate_pps, "--seconds", seconds, *(["--port", port] if port else [])]
+    argv = realtime(argv) if scheduled_realtime else argv
     # The repository as working directory, so that `-m tests.tools.rtp_sender` resolves.
     return json.loads(run(ns, argv, cwd=REPO, timeout=timeout_s or seconds + 30))
 

@@ -99,10 +99,12 @@ def test_no_phone_number_or_uri_leaves_the_capture(calls_by_loss):
     assert f"sip:{PHONE_NUMBER}@" in invite
 
 
-def test_queueing_jitter_shows_when_the_link_was_saturated(calls_by_loss, tmp_path):
+def test_queueing_jitter_shows_when_the_link_was_saturated(tmp_path):
     """A 1 Mbit/s token bucket on the answering side, with up to 100 ms of queue, saturated by iperf3 from 15 s
-    to 25 s of a 40-s call: the windows that overlap the saturation carry the jitter; the others stay clean."""
-    clean_max_ms = end_sample(calls_by_loss[0]["live"]["samples"], "inbound")["jitter_max_ms"]
+    to 25 s of a 40-s call: the windows that overlap the saturation carry the jitter; the others stay clean.
+
+    The reference is the same call's windows outside the saturation, not a clean call of another moment: on a
+    machine whose load changes from one minute to the next, that is no reference."""
     with netlab.Lab() as lab:
         netlab.shape(lab.b.ns, lab.b.dev, rate_kbit=1_000, burst_bytes=3_000, latency_ms=100)
         with homeshore_calls(lab.a) as live, netlab.iperf3_server(lab.a.ns, lab.a.ipv4):
@@ -123,7 +125,8 @@ def test_queueing_jitter_shows_when_the_link_was_saturated(calls_by_loss, tmp_pa
         overlaps = start < load_to + 1 and start + 10 > load_from
         (loaded if overlaps else quiet).append(window["jitter_max_ms"])
     assert loaded and quiet, windows
-    assert max(loaded) > 5 * max(max(quiet), clean_max_ms), (loaded, quiet, clean_max_ms)
+    print(f"highest jitter per window, ms: saturated {loaded}, not {quiet}")
+    assert max(loaded) > 5 * max(quiet), (loaded, quiet)
     assert end_sample(live["samples"], "inbound")["jitter_max_ms"] == pytest.approx(max(loaded), abs=1e-3)
 
 
