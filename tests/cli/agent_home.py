@@ -112,7 +112,8 @@ class AgentSetup:
         with Spool(self.state_dir / SPOOL_FILE) as spool:
             return [from_line_protocol(row.line) for row in spool.pending(1_000_000)]
 
-    def wait_for(self, condition, timeout_s: float, what: str, every_s: float = 0.1):
+    def wait_for(self, condition, timeout_s: float, what: str, every_s: float = 0.1, explain=None):
+        """`explain`: a callable whose text the timeout's message adds (what the condition saw last)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             value = condition()
@@ -121,7 +122,8 @@ class AgentSetup:
             if self.process is not None and self.process.poll() is not None:
                 pytest.fail(f"the agent exited ({self.process.returncode}) while waiting for {what}:\n{self.log()}")
             time.sleep(every_s)
-        pytest.fail(f"timed out after {timeout_s} s waiting for {what}:\n{self.log()[-3000:]}")
+        seen = f" ({explain()})" if explain is not None else ""
+        pytest.fail(f"timed out after {timeout_s} s waiting for {what}{seen}:\n{self.log()[-3000:]}")
 
     def count(self, measurement: str, field: str, where: str = "") -> int:
         rows = self.influx.rows(f"SELECT count({field}) FROM {measurement} "

@@ -55,7 +55,7 @@ NEVER_H = 10_000.0  # first test somewhere within 1,100 years
 DEFERRAL_CALL_PACKETS = 1000  # 20 s: the test falls due within 7.2 s of the reload, well inside the call
 CALL_TAGS = {"agent", "area", "site", "conn", "codec", "direction", "phase"}
 CALL_FIELDS = {"packets", "lost", "loss_pct", "jitter_ms", "max_jitter_ms", "rtt_ms", "r_factor", "mos",
-               "call_key"}
+               "mos_model", "call_key"}
 CAUSE_EVIDENCE = {"inbound_loss_pct", "inbound_jitter_ms", "gateway_rtt_ms", "gateway_jitter_ms", "gateway_loss_pct",
                   "cpu_pct"}
 
@@ -206,6 +206,9 @@ def test_live_call_samples_in_the_spool_agree_with_tshark_on_the_same_wire(home:
         assert (sample.tags["agent"], sample.tags["area"], sample.tags["site"], sample.tags["codec"]) == \
             (home.agent_id, AREA, SITE, "PCMA")
         assert set(sample.fields) <= CALL_FIELDS | CAUSE_EVIDENCE, sample
+        # PCMA is narrowband: whatever was scored, G.107 scored it.
+        assert sample.fields.get("mos_model", "g107") == "g107", sample
+        assert "mos" not in sample.fields or "mos_model" in sample.fields, sample
         assert isinstance(sample.fields["call_key"], str), sample
     assert len({s.fields["call_key"] for s in calls}) == 1  # both directions, one call
     host_conns = {s.tags["conn"] for s in only(samples, "host")}
