@@ -18,6 +18,9 @@ call is `blocked`, with the reason that calls would not get through from there; 
 contact centre's softphones would be blocked the same way. Behind NAT on the server's side, the server needs
 an address the homes can reach, as it does for the UDP reflector.
 
+Browsers' mDNS candidates (`UUID.local`) are dropped from the offer (server/offer_candidates.py): no server
+on the internet can resolve them, and aioice would fail the call before the browser's checks arrive.
+
 Which checks may call is the injected is_active(check_id); results are kept (bounded) for result(check_id).
 Limits (server/webrtc_limits.py): calls in progress per source and in all, offer and log sizes, the call's
 length; every refusal is answered with a one-line reason and counted, never a traceback.
@@ -39,6 +42,7 @@ from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessi
 from homeshore.server import call_figures
 from homeshore.server.call_figures import PACKET_S, PACKETS_PER_S, BadLog, CallFigures
 from homeshore.server.download_count import measured_kind
+from homeshore.server.offer_candidates import without_mdns_candidates
 from homeshore.server.speed_protocol import source_key
 from homeshore.server.webrtc_limits import WebrtcCounters, WebrtcLimits
 
@@ -171,7 +175,7 @@ class WebrtcCall:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         call = self._calls[check_id] = _Call(source, seconds, pc, time.monotonic())
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=without_mdns_candidates(sdp), type="offer"))
             if pc.sctp is None:
                 raise _Refusal(400, "malformed", "the offer has no data channel (m=application)")
             await pc.setLocalDescription(await pc.createAnswer())
