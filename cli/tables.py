@@ -120,13 +120,14 @@ def streams_table(capture: CaptureResult, width: int | None = None) -> Table:
 
 
 def _mos_caption(capture: CaptureResult) -> str:
-    """The models behind the MOS column, and why a wideband stream has none (its mos_note)."""
+    """The models behind the MOS column, why a wideband stream has none, or why its MOS is a floor (mos_note)."""
     models = {stream.score.mos_model for stream in capture.streams}
-    notes = dict.fromkeys(f"{s.codec}: {s.score.mos_note}" for s in capture.streams if s.score.mos_note)
+    notes = dict.fromkeys((s.score.mos is None, f"{s.codec}: {s.score.mos_note}") for s in capture.streams
+                          if s.score.mos_note)
     return "; ".join([
         "MOS: ITU-T G.107" + (", G.107.1 for wideband codecs" if "g107.1" in models else ""),
         "(L) listening quality, no round-trip time known from RTCP",
-        *(f"no MOS for {note}" for note in notes),
+        *(f"no MOS for {note}" if missing else f"MOS for {note}" for missing, note in notes),
     ])
 
 

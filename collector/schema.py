@@ -59,7 +59,8 @@ MEASUREMENTS: Mapping[str, MeasurementSchema] = MappingProxyType({
     "voip_test": MeasurementSchema(_COMMON_TAGS | {"conn", "server", "codec", "direction"}),
     # cause: on poor windows only (planning/cause.py), with its evidence as fields. mos_model: the E-model that
     # scored r_factor and mos ("g107", or "g107.1" for wideband codecs, whose R runs to 129); mos_note: why a
-    # model gave no MOS. Fields, not tags: they follow from the codec tag and would only split its series.
+    # model gave no MOS, or that its MOS is a floor. Fields, not tags: they follow from the codec tag and would
+    # only split its series.
     "call": MeasurementSchema(_COMMON_TAGS | {"conn", "codec", "direction", "phase", "cause"},
                               frozenset({"call_key", "vpn_kind", "mos_model", "mos_note"})),
     # Wi-Fi network and access point as salted hashes only (probe/host_wifi.py), never in clear.

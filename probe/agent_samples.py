@@ -46,9 +46,9 @@ def call_sample(sample: CallSample, tags: Mapping[str, str], conn: str = "unknow
 
     The tracker's figures map to the schema's names (jitter_max_ms -> max_jitter_ms, call -> call_key); the
     schema's reordered, duplicates and discarded_pct are not in a CallSample and are left out (None). mos_model
-    (g107, or g107.1 whose R runs to 129) and mos_note (why no MOS) say how to read r_factor and mos. The
-    window's start (or the stream's last packet, for `end`) is the time. A poor window's `finding` adds the
-    `cause` tag and its evidence as fields (gateway_jitter_ms, upload_use, ...)."""
+    (g107, or g107.1 whose R runs to 129) and mos_note (why no MOS, or why it is a floor) say how to read
+    r_factor and mos. The window's start (or the stream's last packet, for `end`) is the time. A poor window's
+    `finding` adds the `cause` tag and its evidence as fields (gateway_jitter_ms, upload_use, ...)."""
     time_ns = round(sample.time_s * 1e9) + sample.ssrc % CALL_TIME_SPREAD_NS
     cause = {"cause": finding.cause} if finding else {}
     return Sample(

@@ -52,7 +52,7 @@ class CallSample:
     mos: float | None
     clock_hz: int | None  # the codec's RTP clock (from SDP, the static table, or inferred)
     mos_model: str | None = None  # "g107" or "g107.1" (wideband codecs): which E-model scored r_factor and mos
-    mos_note: str | None = None  # why mos is None although a model applies ("AMR-WB mode unknown ...")
+    mos_note: str | None = None  # why mos is None although a model applies ("AMR-WB mode unknown ..."), or is a floor
 
 
 @dataclass(frozen=True)

@@ -63,9 +63,12 @@ _AMR_WB_BPL_DIOTIC: Final[dict[int, float]] = {2385: 4.9, 2305: 4.6, 1265: 4.3}
 # 133, 2021, doi:10.1145/3458751); the values are as the first author publishes them beside the paper
 # (github.com/mohaoahmadi/Opus_Codec_Quality_Evaluation, Opus_emodel.js, its "wb" table, commit 14d46e2, MIT),
 # the paper's own table not seen. Only the wideband rows are used: Opus in wideband at 11-13 kbit/s VBR and 12-15
-# kbit/s CBR. Their 14-40 kbit/s rows are super-wideband, for the G.107.2 scale (R up to 148), not this one, so a
-# browser's usual 32 kbit/s fullband Opus stays unscored. Bpl is their random-loss value, used with BurstR in
-# clause 7.5's formula. Key: the target bitrate in kbit/s; value: (Ie,wb, Bpl).
+# kbit/s CBR. Their 14-40 kbit/s rows are super-wideband, for the G.107.2 scale (R up to 148), not this one.
+# A browser's usual Opus (29-34 kbit/s, fullband) is above every wideband row: it is scored with the highest
+# row of its mode, as a floor (more bits impair the speech no more, and fullband audio heard on a wideband scale
+# is at least wideband), and the note says so: a WebRTC call gets a MOS that falls with loss, never a default.
+# Below the lowest row, or with a bitrate range that spans rows, there is no MOS. Bpl is their random-loss
+# value, used with BurstR in clause 7.5's formula. Key: the target bitrate in kbit/s; value: (Ie,wb, Bpl).
 _OPUS_SOURCE: Final = ("Alahmadi, Pocta, Melvin 2021 (ACM TOMM 17(4):133, doi:10.1145/3458751), Opus wideband "
                        "Ie,wb and Bpl as published in Opus_emodel.js")
 _OPUS_WB_VBR: Final[dict[int, tuple[float, float]]] = {
@@ -88,8 +91,9 @@ class WidebandScore:
     r_factor: wideband transmission rating R, 0 to 129; None when no published Ie,WB (or Bpl,WB) applies.
     mos: G.107.1 Annex A MOS, 1.0 to 4.5; None with r_factor.
     ie_eff_wb: effective wideband equipment impairment Ie,eff,WB; None with r_factor.
-    reason: why r_factor and mos are None ("no published Ie,wb for Opus at 32 kbit/s"); None when scored.
+    reason: why r_factor and mos are None ("no published Ie,wb for Opus at 8 kbit/s"); None when scored.
     source: the tables the impairment values come from; empty when not scored.
+    note: how a score was reached when it is an estimate (a floor from a lower bitrate's row); None otherwise.
     """
 
     codec: str
@@ -98,6 +102,7 @@ class WidebandScore:
     ie_eff_wb: float | None
     reason: str | None
     source: str
+    note: str | None = None
 
 
 def is_wideband(codec: str) -> bool:
@@ -184,6 +189,13 @@ def _score_opus(loss_pct: float, burst_r: float, bitrate_kbps: float | None, bit
     mode = "CBR" if constant_bitrate else "VBR"
     table = _OPUS_WB_CBR if constant_bitrate else _OPUS_WB_VBR
     low, high = round(bitrate_kbps), round(bitrate_max_kbps if bitrate_max_kbps is not None else bitrate_kbps)
+    top = max(table)
+    if low >= top:  # at or above the highest wideband row: that row, a floor beyond it
+        at = f"{low}" if low == high else f"{low}-{high}"
+        note = None if low == high == top else (
+            f"floor: Opus at {at} kbit/s {mode} scored with the Ie,wb and Bpl of {top} kbit/s {mode}, the highest "
+            "wideband rate published; more bits impair the speech no more")
+        return _opus_score(table[top], loss_pct, burst_r, f"{_OPUS_SOURCE} ({mode})", note)
     if not any(low <= published <= high for published in table):
         at = f"{low}" if low == high else f"{low}-{high}"
         return _unscored(codec, f"no published Ie,wb for Opus at {at} kbit/s {mode} "
@@ -191,9 +203,13 @@ def _score_opus(loss_pct: float, burst_r: float, bitrate_kbps: float | None, bit
     if low != high:
         return _unscored(codec, f"Opus at {low}-{high} kbit/s: the SRTP tag's length is not in the headers, and "
                                 "Ie,wb depends on the bitrate")
-    row = table[low]
+    return _opus_score(table[low], loss_pct, burst_r, f"{_OPUS_SOURCE} ({mode})", None)
+
+
+def _opus_score(row: tuple[float, float], loss_pct: float, burst_r: float, source: str,
+                note: str | None) -> WidebandScore:
     ie, bpl = row
     eff = ie_eff(ie, bpl, loss_pct, burst_r)
     r = r_wb(eff)
-    return WidebandScore(codec=codec, r_factor=r, mos=r_wb_to_mos(r), ie_eff_wb=eff, reason=None,
-                         source=f"{_OPUS_SOURCE} ({mode})")
+    return WidebandScore(codec="opus", r_factor=r, mos=r_wb_to_mos(r), ie_eff_wb=eff, reason=None, source=source,
+                         note=note)

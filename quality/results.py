@@ -27,7 +27,7 @@ class QualityScore:
     mos: float | None
     mos_kind: str  # "listening" (no delay known), "conversational", or "unknown" (no data or codec)
     mos_model: str | None = None  # "g107" (narrowband) or "g107.1" (wideband); None when no model applied
-    mos_note: str | None = None  # why mos is None, when a model applied but has no published input
+    mos_note: str | None = None  # why mos is None (a model applied, no published input), or why it is a floor
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ def score(codec: str, loss_pct: float, *, burst_r: float = 1.0, one_way_delay_ms
     """R and MOS (rounded to 2 places) of one call direction, with the model that scored it.
 
     Wideband codecs get G.107.1 listening quality (no delay term; see emodel_wb), or no MOS and the reason when
-    G.113 publishes no Ie,wb for them. Codecs neither model knows get mos_kind "unknown" and no model.
+    G.113 publishes no Ie,wb for them; mos_note says why there is none, or that a MOS is a floor (Opus above
+    its published bitrates, emodel_wb). Codecs neither model knows get mos_kind "unknown" and no model.
     mode_kbps: the AMR-WB mode (amr_wb.py), on which its Ie,wb depends; None when not known.
     bitrate_kbps: Opus's bitrate from its payload sizes, (lowest, highest) when an SRTP tag of unknown length may
     be in them; constant_bitrate: its payloads are all one size (CBR). Opus's Ie,wb depends on both.
@@ -31,7 +32,7 @@ def score(codec: str, loss_pct: float, *, burst_r: float = 1.0, one_way_delay_ms
                                   bitrate_max_kbps=high, constant_bitrate=constant_bitrate)
         if wide.r_factor is None or wide.mos is None:
             return QualityScore(None, None, "unknown", emodel_wb.MODEL, wide.reason)
-        return QualityScore(round(wide.r_factor, 2), round(wide.mos, 2), "listening", emodel_wb.MODEL)
+        return QualityScore(round(wide.r_factor, 2), round(wide.mos, 2), "listening", emodel_wb.MODEL, wide.note)
     result = emodel.score(codec, loss_pct, burst_r=burst_r, one_way_delay_ms=one_way_delay_ms)
     if result is None:
         return QualityScore(None, None, "unknown")

@@ -480,7 +480,8 @@ class RtpStream:
         return loss_figures(tracker.loss_map() if tracker else b"", self.nominal_packet_ms)
 
     def score(self, loss: LossFigures) -> QualityScore:
-        # Video is no voice; Opus goes to the wideband model, which says why it has no MOS (mos_note).
+        # Video is no voice; Opus goes to the wideband model, which says why it has no MOS, or that it is a
+        # floor (mos_note).
         if not loss.expected or self.codec == "unknown" or (
                 unscored_reason(self.codec) is not None and not emodel_wb.is_wideband(self.codec)):
             return QualityScore(None, None, "unknown")

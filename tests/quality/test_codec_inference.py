@@ -1,6 +1,7 @@
 """Codecs without SDP (quality/codec_inference.py): Opus told by its 48 kHz clock on a dynamic payload type in
 steps of an Opus frame, video by its 90 kHz clock; each stream says where its codec came
-from, an inferred one shows as "opus?" in the analyze table, and neither Opus nor video gets a default MOS.
+from, an inferred one shows as "opus?" in the analyze table, and neither Opus nor video gets a default MOS
+(Opus only a score from published values, or a floor from the highest of them, labelled so).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from tests.quality.test_clock import video_stream
 
 # 90-byte payloads: at 20 ms, 8 * 90 / 20 = 36 kbit/s with no SRTP tag, 8 * 74 / 20 = 29.6 with a 16-byte one;
 # at 60 ms on an ICE flow (DTLS-SRTP: a 4- to 16-byte tag), 8 * 86 / 60 = 11.5 and 8 * 74 / 60 = 9.9.
-# Every payload one size: CBR, whose published rows are 12-15 kbit/s.
-OPUS_NOTES = tuple(f"no published Ie,wb for Opus at {rate} kbit/s CBR (wideband values: 11-13 kbit/s VBR, "
-                   "12-15 kbit/s CBR)" for rate in ("30-36", "10-11"))
+# Every payload one size: CBR, whose published rows are 12-15 kbit/s: above them a floor from the 15-kbit/s row,
+# below them no MOS.
+OPUS_NOTES = ("floor: Opus at 30-36 kbit/s CBR scored with the Ie,wb and Bpl of 15 kbit/s CBR, the highest wideband "
+              "rate published; more bits impair the speech no more",
+              "no published Ie,wb for Opus at 10-11 kbit/s CBR (wideband values: 11-13 kbit/s VBR, 12-15 kbit/s CBR)")
 
 
 def opus_call(ts_step: int = 960, pt: int = 111, count: int = 200, stun: bool = False, clock_hz: int = 48000):
@@ -32,12 +35,13 @@ def opus_call(ts_step: int = 960, pt: int = 111, count: int = 200, stun: bool = 
     return sorted(datagrams, key=lambda d: d[0])
 
 
-def test_opus_without_sdp_is_inferred_and_not_given_a_default_mos():
+def test_opus_without_sdp_is_inferred_and_never_given_a_default_mos():
     calls = (opus_call(), opus_call(ts_step=2880, pt=120, stun=True))  # 20 ms; 60 ms on an ICE flow
-    for datagrams, note in zip(calls, OPUS_NOTES):
+    for datagrams, note, scored in zip(calls, OPUS_NOTES, (True, False)):
         stream = one_stream(run(datagrams)[1])
         assert (stream.codec, stream.codec_source, stream.clock_hz) == ("opus", "inferred", 48000)
-        assert (stream.score.mos, stream.score.mos_kind, stream.score.mos_note) == (None, "unknown", note)
+        assert (stream.score.mos is not None, stream.score.mos_kind, stream.score.mos_note) == (
+            scored, "listening" if scored else "unknown", note)
         assert stream_dict(stream)["codec_source"] == "inferred"
 
 

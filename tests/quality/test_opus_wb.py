@@ -20,7 +20,9 @@ from tests.quality.test_analyzer import DPORT, DST, DST_IP, SPORT, SRC, SSRC, T0
 from tests.quality.test_emodel_wb import TOLERANCE_R, annex_a_mos
 
 OPUS_12_VBR = (23.29505705, 22.2151863)
+OPUS_13_VBR = (19.958882, 19.49608704)  # the highest wideband rates published: floors above them
 OPUS_14_CBR = (20.77194577, 17.5623101)
+OPUS_15_CBR = (18.06274989, 18.73740804)
 SIZES = (26, 28, 30, 32, 34)  # VBR: 30 bytes a packet on average, 8 * 30 / 20 ms = 12 kbit/s exactly
 
 
@@ -74,6 +76,30 @@ def test_a_12_kbit_s_opus_call_gets_a_mos_that_falls_with_loss():
 
 
 @pytest.mark.parametrize(
+    ("kwargs", "values", "at"),
+    [({"bitrate_kbps": 32.4}, OPUS_13_VBR, "32 kbit/s VBR of 13 kbit/s VBR"),
+     ({"bitrate_kbps": 28.6, "bitrate_max_kbps": 33.5}, OPUS_13_VBR, "29-34 kbit/s VBR of 13 kbit/s VBR"),
+     ({"bitrate_kbps": 24.0, "constant_bitrate": True}, OPUS_15_CBR, "24 kbit/s CBR of 15 kbit/s CBR")],
+)
+@pytest.mark.parametrize("loss_pct", [0.0, 2.0])
+def test_opus_above_the_published_rates_is_scored_with_the_highest_row_as_a_floor(kwargs, values, at, loss_pct):
+    """A browser's Opus (about 32 kbit/s, fullband) is above every wideband row: the highest row of its mode gives
+    a floor, labelled so, which falls with loss like any other score."""
+    result = score_wb("opus", loss_pct, **kwargs)
+    r = expected_r(*values, loss_pct)
+    assert result.reason is None and "Alahmadi" in result.source
+    assert result.r_factor == pytest.approx(r, abs=TOLERANCE_R)
+    assert result.mos == pytest.approx(annex_a_mos(r), abs=0.01)
+    scored_at, row = at.split(" of ")
+    assert result.note == (f"floor: Opus at {scored_at} scored with the Ie,wb and Bpl of {row}, the highest wideband "
+                           "rate published; more bits impair the speech no more")
+
+
+def test_at_the_highest_row_itself_the_score_is_no_floor():
+    assert score_wb("opus", 0.0, bitrate_kbps=13.2).note is None
+
+
+@pytest.mark.parametrize(
     ("sizes", "note"),
     [
         # 30 bytes on average less a 16-byte (AEAD) or 4-byte (HMAC-SHA1-32) tag: 5.6 to 10.4 kbit/s, no row.
@@ -89,9 +115,10 @@ def test_on_a_webrtc_flow_the_srtp_tag_leaves_the_bitrate_open_and_opus_unscored
         "opus", "inferred", None, note)
 
 
-def test_the_real_sip_opus_call_is_fullband_and_beyond_the_published_rows():
+def test_the_real_sip_opus_call_is_fullband_and_beyond_the_published_rows_so_its_mos_is_a_floor():
     """rtppcap_sip-rtp-opus.pcap (RTP/AVP, PT 99): its bitrate over the first 32 packets, where homeshore reads it,
-    from tshark's UDP lengths (minus 8 UDP and 12 RTP header bytes) over consecutive timestamps."""
+    from tshark's UDP lengths (minus 8 UDP and 12 RTP header bytes) over consecutive timestamps; scored with the
+    13 kbit/s VBR row at the loss tshark counts."""
     require_tool("tshark")
     path = PCAPS / "rtppcap_sip-rtp-opus.pcap"
     rows = subprocess.run(["tshark", "-n", "-r", str(path), "-Y", "rtp", "-T", "fields", "-e", "rtp.seq",
@@ -101,6 +128,8 @@ def test_the_real_sip_opus_call_is_fullband_and_beyond_the_published_rows():
     bits = sum(8 * (b[2] - 20) for a, b in zip(packets, packets[1:]) if b[0] - a[0] == 1)
     ms = sum((b[1] - a[1]) / 48 for a, b in zip(packets, packets[1:]) if b[0] - a[0] == 1)
     [stream] = analyze_capture(path).streams
-    assert stream.score.mos is None
-    assert stream.score.mos_note == (f"no published Ie,wb for Opus at {bits / ms:.0f} kbit/s VBR (wideband values: "
-                                     "11-13 kbit/s VBR, 12-15 kbit/s CBR)")
+    r = expected_r(*OPUS_13_VBR, stream.loss.lost * 100 / stream.loss.expected)
+    assert stream.score.mos == pytest.approx(annex_a_mos(r), abs=0.01)
+    assert stream.score.mos_note == (f"floor: Opus at {bits / ms:.0f} kbit/s VBR scored with the Ie,wb and Bpl of "
+                                     "13 kbit/s VBR, the highest wideband rate published; more bits impair the "
+                                     "speech no more")

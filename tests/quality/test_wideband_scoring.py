@@ -56,26 +56,28 @@ def test_g711_stays_on_the_narrowband_model():
 
 
 @pytest.mark.parametrize(
-    ("name", "codec", "note"),
+    ("name", "codec", "note", "mos"),
     [
         # One SIP call per codec (../shared/pcaps/README.md): G.722 on static PT 9, Opus on PT 111 from the SDP.
-        ("rtppcap_sip-rtp-g722.pcap", "G722", "no Ie,wb for G.722 transcribed from G.113 Appendix IV yet"),
+        ("rtppcap_sip-rtp-g722.pcap", "G722", "no Ie,wb for G.722 transcribed from G.113 Appendix IV yet", None),
         # Opus at 53 kbit/s over its first 32 packets (tshark's UDP lengths, test_opus_wb.py): fullband, beyond
-        # the published wideband rows.
+        # the published wideband rows, so scored as a floor from the 13 kbit/s VBR row (Ie,wb 19.958882, no loss:
+        # R = 129 - 19.96 = 109.04, Annex A at 109.04 / 1.29 = 84.53: 4.18).
         ("rtppcap_sip-rtp-opus.pcap", "opus",
-         "no published Ie,wb for Opus at 53 kbit/s VBR (wideband values: 11-13 kbit/s VBR, 12-15 kbit/s CBR)"),
+         "floor: Opus at 53 kbit/s VBR scored with the Ie,wb and Bpl of 13 kbit/s VBR, the highest wideband rate "
+         "published; more bits impair the speech no more", 4.18),
     ],
 )
-def test_real_wideband_calls_have_no_default_mos_and_the_table_says_why(name, codec, note):
+def test_real_wideband_calls_get_no_default_mos_and_the_table_says_how_each_was_scored(name, codec, note, mos):
     capture = analyze_capture(PCAPS / name)
     [stream] = capture.streams
     assert (stream.codec, stream.packets, stream.loss.lost) == (codec, 425, 0)  # the README's tshark figures
-    assert (stream.score.mos, stream.score.mos_model, stream.score.mos_note) == (None, "g107.1", note)
+    assert (stream.score.mos, stream.score.mos_model, stream.score.mos_note) == (mos, "g107.1", note)
     console = Console(file=io.StringIO(), width=400, color_system=None)
     console.print(streams_table(capture))
     text = " ".join(console.file.getvalue().split())  # the caption wraps at the table's width
     assert "MOS: ITU-T G.107, G.107.1 for wideband codecs" in text
-    assert f"no MOS for {codec}: {note}" in text
+    assert f"{'no MOS' if mos is None else 'MOS'} for {codec}: {note}" in text
 
 
 def test_both_directions_of_a_live_g722_call_are_scored_on_the_wideband_model():
