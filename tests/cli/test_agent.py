@@ -87,9 +87,9 @@ def test_samples_come_back_from_influxdb_with_the_same_values_types_and_tags(hom
     # Then with one, and nothing new to produce: the spool is delivered.
     home.configure(host={"interval_s": 3600})
     home.start("--self-metrics-interval", "3600")
-    home.wait_for(lambda: home.spool_stats().rows == 0 and home.count("host", "mem_pct") == len(
+    home.wait_for(lambda: home.spool_stats().rows == 0 and home.points("host") == len(
         by_measurement["host"]), 20, "the spool delivered", explain=lambda: (
-        f"spool rows {home.spool_stats().rows}, host rows in InfluxDB {home.count('host', 'mem_pct')} of "
+        f"spool rows {home.spool_stats().rows}, host points in InfluxDB {home.points('host')} of "
         f"{len(by_measurement['host'])}, status {json.dumps(home.status().get('collector_state', home.status()))}"))
     assert home.stop()[0] == 0
     assert _influx_samples(home, "host") == by_measurement["host"]

@@ -34,12 +34,6 @@ def make_home(tmp_path, influx, name: str) -> AgentSetup:
     return AgentSetup(tmp_path, name, influx)
 
 
-def distinct_times(home: AgentSetup, measurement: str, field: str) -> int:
-    times = [row["time"] for row in home.influx.rows(
-        f"SELECT {field} FROM {measurement} WHERE agent = '{home.agent_id}'", DATABASE)]
-    return len(set(times))
-
-
 def test_a_60_s_collector_outage_loses_nothing_and_duplicates_nothing(tmp_path, influx) -> None:
     home = make_home(tmp_path, influx, "t-outage")
     try:
@@ -62,8 +56,7 @@ def test_a_60_s_collector_outage_loses_nothing_and_duplicates_nothing(tmp_path, 
         assert code == 0 and exit_s < 5
         status = home.status()
         assert home.spool_stats().rows == 0 and home.spool_stats().dropped == 0
-        assert home.counts() == status["samples_spooled"]
-        assert distinct_times(home, "host", "mem_pct") == status["samples_spooled"]["host"]
+        assert home.counts() == status["samples_spooled"]  # one point per (series, time): none twice
         log = home.log()
         assert log.count("cannot write") == 1 and log.count("recovered") == 1, log
     finally:

@@ -135,8 +135,9 @@ def _ttl_of_one_datagram(source: netlab.Host, target: netlab.Host) -> int:
         receiver.bind((target.ipv4, 0))
         receiver.settimeout(10)
         port = receiver.getsockname()[1]
-        netlab.run(source.ns, ["python3", "-c", "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
-                               f".sendto(b'x', ('{target.ipv4}', {port}))"])
+        send_one = ("import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
+                    f".sendto(b'x', ('{target.ipv4}', {port}))")
+        netlab.run(source.ns, [sys.executable, "-c", send_one])
         _, ancillary, _, _ = receiver.recvmsg(16, socket.CMSG_SPACE(4))
         (level, kind, data), = ancillary
         assert (level, kind) == (socket.IPPROTO_IP, socket.IP_TTL)
