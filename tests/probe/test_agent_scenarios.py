@@ -22,12 +22,15 @@ The impairments, and what makes each window poor:
   knows the link's capacity from its own speed test (run first, against `homeshore serve` at the far end).
 - home_network: 20 % of what the router sends to the home is dropped on the wire (nft, router side); the call's
   inbound RTP and the agent's echo replies from its default gateway alike.
-- cpu: one busy loop pinned to each CPU, and the softphone's (sipp's) threads at SCHED_IDLE on the first CPU
-  meanwhile. sipp's RTP needs almost no CPU, so at its normal priority the scheduler's wakeup preemption keeps it
-  on time under any load (measured here: max jitter 2.7 ms with both CPUs pinned, 1.1 ms at nice 19); a real
-  softphone encodes and mixes audio and waits for its share of the CPU, which SCHED_IDLE stands for. On one CPU,
-  so that it cannot slip onto another briefly free: measured jitter to 115 ms, 593 of 600 packets too late for
-  the jitter buffer (SCHED_IDLE alone: 14 ms and a third, and one window in three runs still above MOS 3.6).
+- cpu: one busy loop pinned to each CPU, and the softphone (sipp, with a busy loop standing for its audio
+  processing) on the first CPU in a cgroup allowed 5 % of a CPU (CFS bandwidth: 10 ms in each 200 ms). sipp's
+  RTP needs almost no CPU, so a lower priority alone does not starve it: on this kernel (6.18, EEVDF) sipp at
+  SCHED_IDLE pinned to one busy CPU still sent each packet within 3 ms (an earlier kernel let it slip 115 ms),
+  and the windows stayed clean. A real softphone encodes and mixes audio and runs out of its share of a loaded
+  machine; in the cgroup its codec stand-in spends the share early in each period and the kernel throttles the
+  group until the next, which its cpu.stat counts (a 20-ms sender in such a group measured 78 ms late at the
+  median, up to 178). On one CPU, because the kernel hands the quota out to each CPU in 5-ms slices and a thread
+  that needs little lives on its CPU's slice for seconds (unpinned, the same sender was 0.1 ms late at the median).
 - far_end: the far end's RTCP receiver reports say 10 % of our RTP was lost (tests/tools/rtcp_reporter.py, one
   report a second all call long, 0 % otherwise); sipp's echo cannot lose anything the home would not see too.
 """
@@ -207,11 +210,11 @@ def report_loss(reporter: subprocess.Popen, loss_pct: float) -> None:
     reporter.stdin.flush()
 
 
-def sipp_threads(ns: str) -> list[str]:
-    """The thread ids of the sipp UAC, the one sipp running in namespace `ns` (ids from `ip netns pids`)."""
+def sipp_pid(ns: str) -> str:
+    """The pid of the sipp UAC, the one sipp running in namespace `ns` (pids from `ip netns pids`)."""
     pids = [pid for pid in netlab.run(ns, ["ip", "netns", "pids", ns]).split() if _command(pid) == "sipp"]
     assert len(pids) == 1, pids
-    return os.listdir(f"/proc/{pids[0]}/task")
+    return pids[0]
 
 
 def _command(pid: str) -> str | None:
@@ -221,13 +224,48 @@ def _command(pid: str) -> str | None:
         return None
 
 
-def starve(threads: list[str], starved: bool) -> None:
-    """SCHED_IDLE on the first CPU, or back to SCHED_OTHER on all of them."""
-    cpus = sorted(os.sched_getaffinity(0))
-    for tid in threads:
-        subprocess.run(["chrt", "--idle" if starved else "--other", "-p", "0", tid], check=True, capture_output=True)
-        subprocess.run(["taskset", "-p", "-c", ",".join(map(str, cpus[:1] if starved else cpus)), tid], check=True,
+SOFTPHONE_CPU_US, CPU_PERIOD_US = 10_000, 200_000  # the softphone's share of a CPU: 10 ms in each 200 ms
+
+
+@contextmanager
+def cpu_capped(ns: str, pid: str, until_s: float) -> Iterator[Path]:
+    """Process `pid` (sipp: under SCHED_FIFO, netlab.realtime, which CFS bandwidth does not cap, so SCHED_OTHER
+    meanwhile) and a busy loop in namespace `ns` until until_s, its codec stand-in, both on the first CPU, in a new
+    cgroup (v2, or v1's cpu hierarchy) capped at SOFTPHONE_CPU_US per CPU_PERIOD_US; yields the group's cpu.stat.
+    On exit, the pid back in the root group, on every CPU and under SCHED_FIFO."""
+    cpus = ",".join(map(str, sorted(os.sched_getaffinity(0))))
+    first_cpu = str(min(os.sched_getaffinity(0)))
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    root = Path("/sys/fs/cgroup") if v2 else Path("/sys/fs/cgroup/cpu")
+    group = root / f"homeshore-softphone-{os.getpid()}"
+    if v2:
+        (root / "cgroup.subtree_control").write_text("+cpu")
+    group.mkdir()
+    codec = netlab.popen(ns, ["taskset", "-c", first_cpu, sys.executable, "-c",
+                              f"import time\nwhile time.time() < {until_s}:\n    pass\n"])
+    try:
+        if v2:
+            (group / "cpu.max").write_text(f"{SOFTPHONE_CPU_US} {CPU_PERIOD_US}")
+        else:
+            (group / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+            (group / "cpu.cfs_quota_us").write_text(str(SOFTPHONE_CPU_US))
+        subprocess.run(["chrt", "--all-tasks", "--other", "-p", "0", pid], check=True, capture_output=True)
+        subprocess.run(["taskset", "--all-tasks", "-p", "-c", first_cpu, pid], check=True, capture_output=True)
+        for member in (pid, str(codec.pid)):
+            (group / "cgroup.procs").write_text(member)
+        yield group / "cpu.stat"
+    finally:
+        netlab.end_process(codec)
+        (root / "cgroup.procs").write_text(pid)
+        subprocess.run(["taskset", "--all-tasks", "-p", "-c", cpus, pid], check=True, capture_output=True)
+        subprocess.run(["chrt", "--all-tasks", "--fifo", "-p", str(netlab.REALTIME_PRIORITY), pid], check=True,
                        capture_output=True)
+        group.rmdir()
+
+
+def throttled_periods(cpu_stat: Path) -> int:
+    """How many periods the kernel throttled the group in (cpu.stat: nr_throttled)."""
+    return int(dict(line.split() for line in cpu_stat.read_text().splitlines())["nr_throttled"])
 
 
 @contextmanager
@@ -262,17 +300,18 @@ def impaired(cause: str, chain: netlab.Chain, reporter: subprocess.Popen, start_
         finally:
             netlab.run(router.ns, ["nft", "delete", "table", "netdev", "homeshore_loss"])
     elif cause == "cpu":
-        threads = sipp_threads(home.ns)
+        pid = sipp_pid(home.ns)
         with busy_cpus(home.ns, end_s + 1):
             running_s = time.time()
             sleep_until(start_s)
-            starve(threads, True)
-            print(f"cpu: busy loops running {start_s - running_s:.2f} s before the segment, the softphone starved "
-                  f"{time.time() - start_s:.2f} s into it", file=sys.stderr)
-            try:
+            with cpu_capped(home.ns, pid, end_s + 1) as cpu_stat:
+                print(f"cpu: busy loops running {start_s - running_s:.2f} s before the segment, the softphone capped "
+                      f"{time.time() - start_s:.2f} s into it", file=sys.stderr)
                 yield
-            finally:
-                starve(threads, False)
+                throttled = throttled_periods(cpu_stat)
+            print(f"cpu: the kernel throttled the softphone in {throttled} periods of {CPU_PERIOD_US} us",
+                  file=sys.stderr)
+            assert throttled >= (end_s - start_s) * 1_000_000 // CPU_PERIOD_US // 2  # independent of the agent
     elif cause == "far_end":
         time.sleep(REPORT_LAG_S)
         report_loss(reporter, FAR_END_LOSS_PCT)
