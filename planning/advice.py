@@ -82,7 +82,14 @@ def _shown(rule: Rule, value: float, context: Context) -> str:
     return text
 
 
+UDP_BLOCKED = ("No packet of the test call got through: this network lets no UDP out (a firewall, a VPN, or an "
+               "office or guest network), so calls would not get through from here. Use another network, or ask "
+               "whoever runs this one to allow UDP.")
+
+
 def _causes(name: str, value: float, context: Context) -> list[str]:
+    if name == "loss" and context.measurements.udp_blocked:
+        return [UDP_BLOCKED]  # the one cause: a cable or a router restart would change nothing
     found = (_link(name, context.measurements), _traffic(name, value, context), _cpu(name, context.measurements),
              _queue(name, context))
     return [cause for cause in found if cause]

@@ -32,6 +32,7 @@ class ReadinessMeasurements:
     other_download_mbps: float | None = None  # received beyond the test's own, mean over the test
     other_upload_mbps: float | None = None  # sent beyond the test's own, mean over the test
     cpu_pct: float | None = None  # whole machine, mean over the test
+    udp_blocked: bool = False  # no packet of the test call crossed: the network let no UDP through
 
     def __post_init__(self) -> None:
         if self.connection not in CONNECTIONS:

@@ -93,7 +93,7 @@ def browser_measurements(check: BrowserCheckInput) -> tuple[ReadinessMeasurement
         idle_rtt_ms=median_ms(f.rtt_idle_ms), loaded_rtt_download_ms=median_ms(f.rtt_download_ms),
         loaded_rtt_upload_ms=median_ms(f.rtt_upload_ms),
         jitter_ms=call.jitter_ms if call else None, loss_pct=call.loss_pct if call else None,
-        mos=call.mos if call else None, connection=f.conn)
+        mos=call.mos if call else None, connection=f.conn, udp_blocked=bool(call and call.blocked))
     return measurements, counted_by
 
 

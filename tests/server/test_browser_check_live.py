@@ -1,7 +1,7 @@
 """The candidate's check in a real browser: headless Chromium (Debian's) in a "home" namespace (a) opens an
 invite link of `homeshore serve` running in a "server" namespace (b), across a veth pair shaped by tc tbf (the
 server's egress for the download, the home's for the upload). The test clicks Start and reads the page over the
-Chrome DevTools Protocol (tests/references/cdp.py), as a candidate would see it, at a phone's 390 px, at 8 and
+Chrome DevTools Protocol (tests/references/cdp.py), as a candidate would see it, at a phone's 390 px, at 2, 8 and
 20 Mbit/s; the 8-Mbit/s case runs in Firefox ESR too (Debian's firefox-esr, driven over WebDriver BiDi:
 tests/references/bidi.py).
 
@@ -17,6 +17,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -107,9 +108,10 @@ def browser_check(lab: netlab.Lab, url: str, profile: Path, browser: str = "chro
             await page.emulate_screen(WIDTH, HEIGHT)
             navigated = await page.open(url)
             assert "errorText" not in navigated, navigated
+            clicked = time.monotonic()
             await page.evaluate("document.getElementById('start').click()")
             await page.evaluate(WAIT_FOR_END, timeout_s=CHECK_TIMEOUT_S)
-            shown = await page.evaluate(READ_PAGE)
+            shown = {**await page.evaluate(READ_PAGE), "elapsed_s": time.monotonic() - clicked}  # bench/check_cost.py
             await page.evaluate("document.getElementById('verdict').scrollIntoView()")
             return shown, await page.screenshot()
 
@@ -163,7 +165,8 @@ def run_check(tmp_path: Path, lab: netlab.Lab, reference: str, district: str,
     return shown, png, document
 
 
-@pytest.mark.parametrize("browser, rate_kbit", [("chromium", 8_000), ("firefox-esr", 8_000), ("chromium", 20_000)])
+@pytest.mark.parametrize("browser, rate_kbit", [("chromium", 2_000), ("chromium", 8_000), ("firefox-esr", 8_000),
+                                               ("chromium", 20_000)])
 def test_speeds_match_iperf3_and_the_page_the_store_and_candidates_agree(tmp_path: Path, browser: str,
                                                                          rate_kbit: int) -> None:
     require_tool(browser)
@@ -184,7 +187,10 @@ def test_speeds_match_iperf3_and_the_page_the_store_and_candidates_agree(tmp_pat
     (row,) = candidates_rows(tmp_path / "state", tmp_path / "home")
     assert shown["verdict"] == document["verdict"] == row["verdict"]
     assert (row["reference"], row["area"], row["source"]) == ("R-2026/0016", "NG5", "browser")
-    assert m["duration_s"] <= 40 and m["bytes_used"] <= 25e6 * rate_kbit / 8_000  # the issue's 40 s and 25 MB
+    # The issue's 40 s and 25 MB at 8 Mbit/s: the phases take 38 s at any rate, and at 2 Mbit/s a full queue ends
+    # each a little later (40.2 s measured), so the slow link is allowed 45.
+    print(f"the check took {m['duration_s']} s and {m['bytes_used'] / 1e6:.1f} MB")
+    assert m["duration_s"] <= (40 if rate_kbit >= 8_000 else 45) and m["bytes_used"] <= 25e6 * rate_kbit / 8_000
     # The test call ran over WebRTC (server/webrtc_call.py) on the clean shaped link: both legs, no loss to speak
     # of, and judged (the policy's MOS limit is 4.0; a clean G.711 call scores 4.4).
     call = m["synthetic_call"]
@@ -199,18 +205,32 @@ def test_speeds_match_iperf3_and_the_page_the_store_and_candidates_agree(tmp_pat
     (tmp_path / "verdict.png").write_bytes(png)
 
 
-def test_a_deep_queue_shows_rtt_under_load_100_ms_above_idle_and_a_bufferbloat_warning(tmp_path: Path) -> None:
+def test_a_deep_queue_shows_bufferbloat_and_a_home_that_drops_udp_gets_the_calls_blocked_verdict(
+        tmp_path: Path) -> None:
     """tbf at 8 Mbit/s with up to 800 ms of queue on the download: the download's 4 fetches fill it (with 400 ms the
-    median under load ranged from 143 to 341 ms over five runs, reno halving its windows; with 800, 545 ms thrice)."""
+    median under load ranged from 143 to 341 ms over five runs, reno halving its windows; with 800, 545 ms thrice).
+    The same home drops every UDP packet it sends (nftables, netdev egress): the page's HTTP phases are untouched,
+    and the call finds no path, which is the verdict's finding (one lab for both, to keep the suite short)."""
     with netlab.Lab() as lab:
         shape(lab, "download", 8_000, DEEP_MS)
         shape(lab, "upload", 8_000, SHALLOW_MS)
         netlab.run(lab.b.ns, ["sysctl", "-qw", "net.ipv4.tcp_congestion_control=reno"])  # BBR keeps queues short
+        netlab.run(lab.a.ns, ["nft", "-f", "-"], stdin=(
+            "table netdev homeshore_udp_blocked {\n"
+            f'  chain egress {{ type filter hook egress device "{lab.a.dev}" priority 0; policy accept;\n'
+            "    meta l4proto udp counter drop\n  }\n}\n"))
         shown, _, document = run_check(tmp_path, lab, "R-2026/0018", "NG1")
+        dropped = json.loads(netlab.run(lab.a.ns, ["nft", "-j", "list", "table", "netdev", "homeshore_udp_blocked"]))
     m = document["measurements"]
     assert m["loaded_rtt_download_ms"] >= m["idle_rtt_ms"] + 100
     assert document["bufferbloat_grade"] in ("C", "D", "F")
     assert any(fix.startswith("Round trip (under load): ") and "bufferbloat grade" in fix for fix in shown["fixes"])
+    # The browser tried (its ICE checks were dropped), the call was blocked, and the page says calls would fail.
+    (counter,) = [rule["rule"]["expr"][-2]["counter"] for rule in dropped["nftables"] if "rule" in rule]
+    assert counter["packets"] > 0, dropped
+    assert m["synthetic_call"]["blocked"] and m["synthetic_call"]["packets_received"] == 0
+    assert shown["verdict"] == document["verdict"] == "FAIL"
+    assert any(fix.startswith("Packet loss: ") and "calls would not get through" in fix for fix in shown["fixes"])
 
 
 def test_upload_at_1_mbits_and_a_used_up_link_measures_nothing_more(tmp_path: Path) -> None:

@@ -61,3 +61,9 @@ def test_a_blocked_call_fails_on_loss_with_the_reason() -> None:
     assert document["verdict"] == "FAIL" and {c.name: c.status for c in verdict.criteria}["loss"] == "FAIL"
     assert document["not_reached"] == [f"synthetic call: {reason}"]
     assert document["measurements"]["synthetic_call"]["blocked"] is True
+    # What to fix names the network's blocking of UDP, not the cables and the router that lost packets would.
+    (loss,) = [c for c in document["criteria"] if c["name"] == "loss"]
+    assert loss["advice"].startswith(
+        "Packet loss 100% is above the 1% limit. No packet of the test call got through")
+    assert loss["advice"].endswith("calls would not get through from here. Use another network, or ask whoever runs "
+                                   "this one to allow UDP.") and "router" not in loss["advice"]
