@@ -59,9 +59,9 @@ class DownloadBook:
         if test_id in self._extra:
             self._extra[test_id][0] += nbytes
 
-    def acked(self, test_id: str, nbytes: int, now_s: float) -> None:
-        """Count nbytes the client acknowledged by now_s."""
-        self._acked.record(test_id, nbytes, now_s)
+    def acked(self, test_id: str, nbytes: int, now_s: float, since_s: float | None = None) -> None:
+        """Count nbytes the client acknowledged by now_s (since since_s: spread over that time)."""
+        self._acked.record(test_id, nbytes, now_s, since_s)
 
     def receipt(self, test_id: str, now_s: float) -> DownloadReceipt | None:
         acked = self._acked.receipt(test_id, now_s)

@@ -81,12 +81,26 @@ class ReceiptBook:
         entry.requests += 1
         return True
 
-    def record(self, test_id: str, nbytes: int, now_s: float) -> None:
-        """Count nbytes that arrived at now_s (ignored if the receipt is gone: expired or evicted)."""
+    def record(self, test_id: str, nbytes: int, now_s: float, since_s: float | None = None) -> None:
+        """Count nbytes that arrived at now_s (ignored if the receipt is gone: expired or evicted), or, with since_s,
+        over [since_s, now_s], spread in proportion to each bin's share of that time: a count read late (the
+        server busy) then does not move what arrived meanwhile into the bin it was read in."""
         entry = self._entries.get(test_id)
         if entry is None or nbytes <= 0:
             return
-        index = math.floor(now_s / self.bin_s)
+        if since_s is None or since_s >= now_s:
+            self._add(entry, math.floor(now_s / self.bin_s), nbytes)
+            return
+        first, last = math.floor(since_s / self.bin_s), math.floor(now_s / self.bin_s)
+        counted = 0
+        for index in range(first, last + 1):
+            upto_s = min(now_s, (index + 1) * self.bin_s)
+            share = nbytes if upto_s >= now_s else round(nbytes * (upto_s - since_s) / (now_s - since_s))
+            if share > counted:
+                self._add(entry, index, share - counted)
+                counted = share
+
+    def _add(self, entry: _Entry, index: int, nbytes: int) -> None:
         if entry.first_bin is None:
             entry.first_bin = index
         elif index < entry.first_bin:  # another thread's earlier read, recorded after a later one

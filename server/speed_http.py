@@ -176,7 +176,7 @@ def _download_count(request: web.Request, test_id: str, state: SpeedState) -> Do
     if sock is None or not state.downloads.start(test_id, measured_kind(peer[0] if peer else ""), time.monotonic()):
         return None
     try:
-        counting = DownloadCount(sock, test_id, state.downloads)
+        counting = DownloadCount(sock, test_id, state.downloads, time.monotonic())
     except (OSError, ValueError):
         return None
     state.count_download(request.protocol, counting, time.monotonic())

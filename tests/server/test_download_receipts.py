@@ -39,6 +39,19 @@ def test_the_book_bins_acked_bytes_from_the_first_and_keeps_written_and_what_was
     assert book.receipt("c" * 16, 74.0) is None  # expired
 
 
+def test_bytes_acknowledged_between_two_samples_are_spread_over_the_time_between_them() -> None:
+    """A sample taken 0.5 s late (the server busy) credits what the client acknowledged over those 0.5 s to the
+    bins of that time, in proportion: the steady part of a phase is not credited with the warm-up's bytes."""
+    book = DownloadBook(bin_s=0.1, max_tests=2, expire_s=60.0, window_s=30.0)
+    assert book.start("a" * 16, "client", 10.0)
+    book.acked("a" * 16, 100, 10.05)
+    book.acked("a" * 16, 1000, 10.55, since_s=10.05)  # 10.05-10.55: 0.05, 0.1, 0.1, 0.1, 0.1, 0.05 s of bins
+    book.acked("a" * 16, 7, 10.56, since_s=10.55)  # within one bin: all there
+    book.acked("a" * 16, 3, 10.75, since_s=10.9)  # an interval that ends before it starts: at now_s
+    receipt = book.receipt("a" * 16, 11.0)
+    assert receipt.bins == (100 + 100, 200, 200, 200, 200, 100 + 7, 0, 3) and receipt.bytes_acked == 1110
+
+
 @pytest.mark.parametrize(("address", "kind"), [
     ("127.0.0.1", "proxy"), ("::1", "proxy"), ("::ffff:127.0.0.1", "proxy"), ("127.8.9.10", "proxy"),
     ("10.77.0.1", "client"), ("2001:db8::1", "client"), ("::ffff:192.0.2.1", "client"), ("fe80::1%eth0", "client"),
