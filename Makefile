@@ -49,7 +49,7 @@ compiled: $(DEV_STAMP)
 	rm -rf $(COMPILED)
 	HOMESHORE_COMPILE=1 $(DEV_VENV)/bin/python setup.py -q build_py --build-lib $(COMPILED) build_ext --build-lib $(COMPILED)
 
-# The suite again, against the compiled build (tests/conftest.py puts it first on sys.path).
+# The compiled analyser's tests again, against the compiled build (tests/conftest.py puts it first on sys.path).
 test-compiled: compiled
 	HOMESHORE_IMPORT_FROM=$(abspath $(COMPILED)) $(DEV_VENV)/bin/python -m pytest -q tests/quality tests/cli/test_analyze.py
 

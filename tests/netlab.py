@@ -338,16 +338,17 @@ def wait_for_qdisc(ns: str, dev: str, *, min_backlog_bytes: int = 0, min_packets
 
 
 def random_loss(ns: str, dev: str, percent: float, *, udp_sport: int | None = None,
-                udp_dport: int | None = None) -> str:
-    """Drop `percent` % of what leaves `dev` (optionally only UDP from/to a port), at random, on the wire.
+                udp_dport: int | None = None, udp_only: bool = False) -> str:
+    """Drop `percent` % of what leaves `dev` (optionally only UDP, or UDP from/to a port), at random, on the wire.
 
     An nftables netdev egress hook on the sending side: the sender's send succeeds and the packet never
-    reaches the other side, as on a lossy link. Calls add up: each adds a rule to the device's chain.
-    Returns the nft script it loaded (for a test's message)."""
+    reaches the other side, as on a lossy link. Calls add up: each adds a rule to the device's chain. Each rule
+    counts what it dropped (`nft_counts(ns, "homeshore_loss")`). Returns the nft script it loaded (for a test's
+    message)."""
     if not 0 <= percent <= 100:
         raise ValueError(f"percent must be within 0..100, not {percent}")
     match = "".join(f"udp {field} {port} " for field, port in (("sport", udp_sport), ("dport", udp_dport))
-                    if port is not None)
+                    if port is not None) or ("meta l4proto udp " if udp_only else "")
     # In hundredths of a percent, so 0.5 % is exact as well; 100 % needs no random number.
     threshold = round(percent * 100)
     chance = f"numgen random mod 10000 < {threshold} " if threshold < 10000 else ""
@@ -355,12 +356,19 @@ def random_loss(ns: str, dev: str, percent: float, *, udp_sport: int | None = No
         "table netdev homeshore_loss {\n"
         f"  chain egress_{dev.replace('-', '_')} {{\n"
         f'    type filter hook egress device "{dev}" priority 0; policy accept;\n'
-        f"    {match}{chance}drop\n"
+        f"    {match}{chance}counter drop\n"
         "  }\n"
         "}\n"
     )
     run(ns, ["nft", "-f", "-"], stdin=script)
     return script
+
+
+def nft_counts(ns: str, table: str) -> list[int]:
+    """The packet counts of the counters in netdev table `table`, in rule order."""
+    listing = json.loads(run(ns, ["nft", "-j", "list", "table", "netdev", table]))
+    return [expr["counter"]["packets"] for item in listing["nftables"] if "rule" in item
+            for expr in item["rule"]["expr"] if "counter" in expr]
 
 
 # --- capture ---------------------------------------------------------------------------------------------------

@@ -241,8 +241,7 @@ def cpu_capped(ns: str, pid: str, until_s: float) -> Iterator[Path]:
     if v2:
         (root / "cgroup.subtree_control").write_text("+cpu")
     group.mkdir()
-    codec = netlab.popen(ns, ["taskset", "-c", first_cpu, sys.executable, "-c",
-                              f"import time\nwhile time.time() < {until_s}:\n    pass\n"])
+    codec = busy_loop(ns, first_cpu, until_s)
     try:
         if v2:
             (group / "cpu.max").write_text(f"{SOFTPHONE_CPU_US} {CPU_PERIOD_US}")
@@ -268,13 +267,18 @@ def throttled_periods(cpu_stat: Path) -> int:
     return int(dict(line.split() for line in cpu_stat.read_text().splitlines())["nr_throttled"])
 
 
+def busy_loop(ns: str, cpu: int | str, until_s: float) -> subprocess.Popen:
+    """A busy loop pinned to `cpu`, in namespace `ns`, that prints "busy" when it starts and ends by itself at
+    until_s (bounded even if this process dies); the caller ends it by its pid."""
+    loop = f"import time\nprint('busy', flush=True)\nwhile time.time() < {until_s}:\n    pass\n"
+    return netlab.popen(ns, ["taskset", "-c", str(cpu), sys.executable, "-c", loop], stdout=subprocess.PIPE,
+                        text=True)
+
+
 @contextmanager
 def busy_cpus(ns: str, until_s: float) -> Iterator[None]:
-    """One busy loop pinned to each CPU, in namespace `ns`, running when the block starts (each says so); each
-    ends by itself at until_s (bounded even if this process dies), and is ended by its pid on exit."""
-    loop = f"import time\nprint('busy', flush=True)\nwhile time.time() < {until_s}:\n    pass\n"
-    hogs = [netlab.popen(ns, ["taskset", "-c", str(cpu), sys.executable, "-c", loop], stdout=subprocess.PIPE,
-                         text=True) for cpu in sorted(os.sched_getaffinity(0))]
+    """One busy_loop on each CPU, running when the block starts (each says so), ended on exit."""
+    hogs = [busy_loop(ns, cpu, until_s) for cpu in sorted(os.sched_getaffinity(0))]
     try:
         for hog in hogs:
             assert hog.stdout.readline() == "busy\n"

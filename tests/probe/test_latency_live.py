@@ -130,23 +130,18 @@ def test_rtt_under_load_rises_by_the_queue_the_load_fills(tmp_path: Path) -> Non
 # --- random loss, counted by nft ---------------------------------------------------------------------------------
 
 
-def nft_counts(ns: str, table: str) -> list[int]:
-    """The packet counts of the counters in `table`, in rule order."""
-    listing = json.loads(netlab.run(ns, ["nft", "-j", "list", "table", "netdev", table]))
-    return [expr["counter"]["packets"] for item in listing["nftables"] if "rule" in item
-            for expr in item["rule"]["expr"] if "counter" in expr]
-
-
 def test_random_loss_is_measured_exactly_as_nft_dropped_it() -> None:
     with netlab.Lab() as lab, reflector_in(lab.b.ns):
         script = netlab.random_loss(lab.b.ns, lab.b.dev, LOSS_PCT, udp_sport=PORT)
         table, chain = re.search(r"table netdev (\S+)", script)[1], re.search(r"chain (\S+)", script)[1]
-        # Counters around netlab's drop rule: the first counts replies reaching it, the last those it let pass.
+        # Counters around netlab's drop rule (which counts what it drops): the first counts replies reaching it, the
+        # last those it let pass.
         netlab.run(lab.b.ns, ["nft", "insert", "rule", "netdev", table, chain, "udp", "sport", PORT, "counter"])
         netlab.run(lab.b.ns, ["nft", "add", "rule", "netdev", table, chain, "udp", "sport", PORT, "counter"])
         result = netlab.in_namespace(lab.a.ns, lambda: measure_udp(
             lab.b.ipv4, PORT, seconds=LOSS_PROBES * LOSS_INTERVAL_S, interval_s=LOSS_INTERVAL_S))
-        replies, passed = nft_counts(lab.b.ns, table)
+        replies, dropped, passed = netlab.nft_counts(lab.b.ns, table)
+    assert dropped == replies - passed, (replies, dropped, passed)
     assert result.sent == replies >= LOSS_PROBES - 5, (result, replies)
     assert (result.lost, result.late, result.duplicates) == (replies - passed, 0, 0), (result, replies, passed)
     assert 1.3 <= result.loss_pct <= 2.7, result
