@@ -58,10 +58,13 @@ def advise(rule: Rule, status: Status, value: float, context: Context) -> str:
     return " ".join([comparison, *(causes or [fallback])])
 
 
-def not_measured(rule: Rule, raw: float | None) -> str:
-    """The advice for a figure that is missing (None) or unusable (NaN, negative, off its scale)."""
+def not_measured(rule: Rule, raw: float | None, context: Context | None = None) -> str:
+    """The advice for a figure that is missing (None) or unusable (NaN, negative, off its scale). Where the network
+    let no UDP out, the call's figures are missing for that reason, which a repeat would not change."""
     what = "was not measured" if raw is None else f"could not be used (the probe gave {raw!r})"
-    return f"{rule.label} {what}, so {_bound(rule)} could not be checked: repeat the check."
+    blocked = raw is None and context is not None and context.measurements.udp_blocked
+    why = "no packet of the test call got through (see packet loss)" if blocked else "repeat the check"
+    return f"{rule.label} {what}, so {_bound(rule)} could not be checked: {why}."
 
 
 def _bound(rule: Rule) -> str:

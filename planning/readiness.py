@@ -51,7 +51,7 @@ def _criterion(rule: Rule, raw: float | None, goodput: float | None, context: Co
     value = usable(raw, rule.name)
     common = dict(name=rule.name, threshold=rule.threshold, warn_threshold=rule.warn_threshold, unit=rule.unit)
     if value is None:
-        return Criterion(status=Status.WARN, value=None, advice=not_measured(rule, raw), **common)
+        return Criterion(status=Status.WARN, value=None, advice=not_measured(rule, raw, context), **common)
     value = round(value, FIGURE_DECIMALS)
     status = rule.status(value)
     return Criterion(status=status, value=value, advice=advise(rule, status, value, context),

@@ -67,3 +67,8 @@ def test_a_blocked_call_fails_on_loss_with_the_reason() -> None:
         "Packet loss 100% is above the 1% limit. No packet of the test call got through")
     assert loss["advice"].endswith("calls would not get through from here. Use another network, or ask whoever runs "
                                    "this one to allow UDP.") and "router" not in loss["advice"]
+    # Jitter and MOS are missing because nothing crossed: a repeat from here would not change that.
+    for name in ("jitter", "mos"):
+        (missing,) = [c for c in document["criteria"] if c["name"] == name]
+        assert missing["advice"].endswith("could not be checked: no packet of the test call got through (see "
+                                          "packet loss).") and "repeat" not in missing["advice"]
